@@ -1,0 +1,16 @@
+"""RepL backbones in the mmpretrain scope: ``ResNetRepL``, ``ResNetV1cRepL``, ``ResNetV1dRepL``,
+``CifarResNet``, ``CifarResNetRepL``, ``VisionTransformerRepL``."""
+from mmpretrain.models.backbones import ResNet
+from mmpretrain.registry import MODELS
+
+from ..models.cifar_resnet import CifarResNet, CifarResNetRepL
+from .factory import make_resnet_repl_classes
+
+ResNetRepL, ResNetV1cRepL, ResNetV1dRepL = make_resnet_repl_classes(ResNet, MODELS, __name__)
+MODELS.register_module(module=CifarResNet)
+MODELS.register_module(module=CifarResNetRepL)
+
+# ViT-RepL (paper §III-C), built on mmpretrain's VisionTransformer
+from ..models.vit import VisionTransformerRepL  # noqa: E402
+
+MODELS.register_module(module=VisionTransformerRepL)

@@ -1,0 +1,121 @@
+"""Weight synthesis: the one place where RepL turns neighbour weights into an operator.
+
+Implements, for CNNs and ViTs alike,
+
+* the per-output-channel (row) normalisation of eq. 9 / eq. 22,
+* the learnable combination ``W_hat = alpha * W_prev + beta * W_next`` of eq. 10, 14, 20 and
+  22 (channel-wise, head-wise or scalar coefficients),
+* the stop-gradient on neighbour weights of eq. 30.
+
+The ablations of the paper are switches of :class:`SynthesisCoefficients`:
+
+* ``neighbours``: ``'both'`` (default), ``'prev'`` or ``'next'`` (Table VII);
+* ``coefficients``: ``'separate'`` alpha and beta (default) or ``'shared'``: one coefficient
+  ``lambda`` with ``alpha = lambda`` and ``beta = 1 - lambda`` (Table XVI, "1 parameter").
+"""
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'normalize_rows', 'stop_gradient',
+           'SynthesisCoefficients']
+
+NEIGHBOURS = ('both', 'prev', 'next')
+COEFFICIENTS = ('separate', 'shared')
+
+
+def check_choice(name: str, value, allowed) -> None:
+    """Raises a ValueError naming ``name`` and the allowed values if ``value`` is not one."""
+    if value not in allowed:
+        raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}')
+
+
+def normalize_rows(weight: Tensor, eps: float = 1e-5) -> Tensor:
+    """Eq. 9 / eq. 22: ``W[c] / sqrt(sum(W[c] ** 2) + eps)`` for every output channel ``c``.
+
+    Args:
+        weight (Tensor): a conv kernel ``(C_out, C_in, q, q)`` or a linear weight
+            ``(d_out, d_in)``; dimension 0 is the output channel.
+        eps (float): the epsilon under the square root.
+    """
+    dims = tuple(range(1, weight.dim()))
+    return weight * torch.rsqrt(weight.pow(2).sum(dim=dims, keepdim=True) + eps)
+
+
+def stop_gradient(weight: Tensor, enabled: bool) -> Tensor:
+    """``sg(theta)`` of eq. 30 when ``enabled``, the weight itself otherwise."""
+    return weight.detach() if enabled else weight
+
+
+class SynthesisCoefficients(nn.Module):
+    """The learnable transformations T^prev, T^next of eq. 5 as per-group scales.
+
+    ``W_hat`` is ``alpha * W_prev + beta * W_next`` where the ``num_groups`` coefficients are
+    broadcast along one dimension of the weights: the output channels for CNN kernels
+    (eq. 10, 14: ``num_groups = C``), the head column blocks for the per-head ViT projection
+    (eq. 22: ``num_groups = H``), or a single scalar (eq. 20: ``num_groups = 1``).
+
+    Args:
+        num_groups (int): number of coefficients per neighbour.
+        neighbours (str): ``'both'``, ``'prev'`` or ``'next'``.
+        coefficients (str): ``'separate'`` or ``'shared'``; ``'shared'`` needs both neighbours.
+        init_value (float): initial alpha and beta (and lambda when shared). 0.5 makes the
+            initial operator the mean of the neighbours, like eq. 23 and eq. 25.
+
+    Trainable parameter count: ``2 * num_groups`` for separate coefficients with both
+    neighbours (eq. 44, 47, 50), ``num_groups`` otherwise.
+    """
+
+    def __init__(self, num_groups: int, neighbours: str = 'both',
+                 coefficients: str = 'separate', init_value: float = 0.5) -> None:
+        super().__init__()
+        check_choice('neighbours', neighbours, NEIGHBOURS)
+        check_choice('coefficients', coefficients, COEFFICIENTS)
+        if coefficients == 'shared' and neighbours != 'both':
+            raise ValueError("coefficients='shared' combines two neighbours, so it needs "
+                             f"neighbours='both', got neighbours={neighbours!r}")
+        self.num_groups = num_groups
+        self.neighbours = neighbours
+        self.coefficients = coefficients
+        if neighbours in ('both', 'prev'):
+            self.alpha = nn.Parameter(torch.full((num_groups,), float(init_value)))
+        if neighbours == 'next' or (neighbours == 'both' and coefficients == 'separate'):
+            self.beta = nn.Parameter(torch.full((num_groups,), float(init_value)))
+
+    @property
+    def uses_prev(self) -> bool:
+        return self.neighbours in ('both', 'prev')
+
+    @property
+    def uses_next(self) -> bool:
+        return self.neighbours in ('both', 'next')
+
+    def _scale(self, coef: Tensor, weight: Tensor, dim: int) -> Tensor:
+        size = weight.shape[dim]
+        if size % self.num_groups:
+            raise ValueError(f'weight dim {dim} of size {size} is not divisible into '
+                             f'{self.num_groups} coefficient groups')
+        coef = coef.to(weight.dtype).repeat_interleave(size // self.num_groups)
+        shape = [1] * weight.dim()
+        shape[dim] = size
+        return coef.view(shape)
+
+    def forward(self, w_prev: Optional[Tensor], w_next: Optional[Tensor],
+                dim: int = 0) -> Tensor:
+        """``alpha * w_prev + beta * w_next`` with the coefficients broadcast along ``dim``.
+
+        A neighbour that this configuration does not use may be passed as ``None``.
+        """
+        if self.neighbours == 'prev':
+            return self._scale(self.alpha, w_prev, dim) * w_prev
+        if self.neighbours == 'next':
+            return self._scale(self.beta, w_next, dim) * w_next
+        alpha = self._scale(self.alpha, w_prev, dim)
+        beta = (self._scale(self.beta, w_next, dim) if self.coefficients == 'separate'
+                else 1 - alpha)
+        return alpha * w_prev + beta * w_next
+
+    def extra_repr(self) -> str:
+        return (f'num_groups={self.num_groups}, neighbours={self.neighbours!r}, '
+                f'coefficients={self.coefficients!r}')
