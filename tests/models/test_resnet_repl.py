@@ -234,3 +234,14 @@ def test_basic_block_interval_2_is_allowed():
     repl = CLS.build(dict(type='ResNetRepL', depth=34, interval=2))
     assert repl.removal_plan == [[1], [1], [1, 3], [1]]
     assert repl(torch.randn(1, 3, 64, 64))[-1].shape == (1, 512, 2, 2)
+
+
+@pytest.mark.parametrize('scope', sorted(SCOPES))
+@pytest.mark.parametrize('variant,deep_stem,avg_down', [('V1c', True, False), ('V1d', True, True)])
+def test_deep_stem_variants(scope, variant, deep_stem, avg_down):
+    repl = SCOPES[scope].build(dict(type=f'ResNet{variant}RepL', depth=50, interval=None))
+    stock = SCOPES[scope].build(dict(type='ResNet', depth=50, deep_stem=deep_stem,
+                                     avg_down=avg_down))
+    assert repl.deep_stem and repl.avg_down == avg_down
+    assert repl.state_dict().keys() == stock.state_dict().keys()
+    assert 'stem.0.weight' in repl.state_dict()
