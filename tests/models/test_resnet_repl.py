@@ -244,4 +244,4 @@ def test_deep_stem_variants(scope, variant, deep_stem, avg_down):
                                      avg_down=avg_down))
     assert repl.deep_stem and repl.avg_down == avg_down
     assert repl.state_dict().keys() == stock.state_dict().keys()
-    assert 'stem.0.weight' in repl.state_dict()
+    assert any(k.startswith('stem.0.') for k in repl.state_dict())   # the 3-conv deep stem
