@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'normalize_rows', 'stop_gradient',
+__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', 'normalize_rows', 'stop_gradient',
            'SynthesisCoefficients']
 
 NEIGHBOURS = ('both', 'prev', 'next')
@@ -29,6 +29,23 @@ def check_choice(name: str, value, allowed) -> None:
     """Raises a ValueError naming ``name`` and the allowed values if ``value`` is not one."""
     if value not in allowed:
         raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}')
+
+
+def check_repl_options(neighbours: str, coefficients: str, **flags) -> None:
+    """Validates the RepL switches shared by every backbone: ``neighbours``,
+    ``coefficients`` and boolean ``flags`` (e.g. ``stop_grad``, ``remove_only``, ``deploy``).
+
+    Raises:
+        ValueError: naming the argument and its allowed values.
+    """
+    check_choice('neighbours', neighbours, NEIGHBOURS)
+    check_choice('coefficients', coefficients, COEFFICIENTS)
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ValueError(f'{name} must be True or False, got {value!r}')
+    if coefficients == 'shared' and neighbours != 'both':
+        raise ValueError("coefficients='shared' combines two neighbours, so it needs "
+                         f"neighbours='both', got neighbours={neighbours!r}")
 
 
 def normalize_rows(weight: Tensor, eps: float = 1e-5) -> Tensor:
@@ -70,11 +87,7 @@ class SynthesisCoefficients(nn.Module):
     def __init__(self, num_groups: int, neighbours: str = 'both',
                  coefficients: str = 'separate', init_value: float = 0.5) -> None:
         super().__init__()
-        check_choice('neighbours', neighbours, NEIGHBOURS)
-        check_choice('coefficients', coefficients, COEFFICIENTS)
-        if coefficients == 'shared' and neighbours != 'both':
-            raise ValueError("coefficients='shared' combines two neighbours, so it needs "
-                             f"neighbours='both', got neighbours={neighbours!r}")
+        check_repl_options(neighbours, coefficients)
         self.num_groups = num_groups
         self.neighbours = neighbours
         self.coefficients = coefficients

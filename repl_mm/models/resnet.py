@@ -16,7 +16,7 @@ from torch import nn
 from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ComputingLayer
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
-from ..core.synthesis import COEFFICIENTS, NEIGHBOURS, check_choice
+from ..core.synthesis import check_repl_options
 
 __all__ = ['RepLResNetMixin', 'REPL_RESNET_ARGS']
 
@@ -48,15 +48,8 @@ class RepLResNetMixin:
                  neighbours: str = 'both', coefficients: str = 'separate',
                  stop_grad: bool = True, remove_only: bool = False, deploy: bool = False,
                  **kwargs) -> None:
-        check_choice('neighbours', neighbours, NEIGHBOURS)
-        check_choice('coefficients', coefficients, COEFFICIENTS)
-        for name, value in (('stop_grad', stop_grad), ('remove_only', remove_only),
-                            ('deploy', deploy)):
-            if not isinstance(value, bool):
-                raise ValueError(f'{name} must be True or False, got {value!r}')
-        if coefficients == 'shared' and neighbours != 'both':
-            raise ValueError("coefficients='shared' needs neighbours='both', "
-                             f'got neighbours={neighbours!r}')
+        check_repl_options(neighbours, coefficients, stop_grad=stop_grad,
+                           remove_only=remove_only, deploy=deploy)
         super().__init__(*args, **kwargs)
         self.interval = interval
         self.replace_blocks = replace_blocks

@@ -28,7 +28,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 
 from ..core.plan import removal_plan
-from ..core.synthesis import COEFFICIENTS, NEIGHBOURS, check_choice
+from ..core.synthesis import check_repl_options
 from ..core.vit import ViTComputingLayer, check_synthesis_branches, transformer_block_parts
 
 __all__ = ['RepLViTMixin', 'VisionTransformerRepL', 'REPL_VIT_ARGS']
@@ -70,15 +70,8 @@ class RepLViTMixin:
                  coefficients: str = 'separate', stop_grad: bool = True,
                  remove_only: bool = False, deploy: bool = False, **kwargs) -> None:
         synthesis_branches = check_synthesis_branches(synthesis_branches)
-        check_choice('neighbours', neighbours, NEIGHBOURS)
-        check_choice('coefficients', coefficients, COEFFICIENTS)
-        for name, value in (('head_wise', head_wise), ('stop_grad', stop_grad),
-                            ('remove_only', remove_only), ('deploy', deploy)):
-            if not isinstance(value, bool):
-                raise ValueError(f'{name} must be True or False, got {value!r}')
-        if coefficients == 'shared' and neighbours != 'both':
-            raise ValueError("coefficients='shared' needs neighbours='both', "
-                             f'got neighbours={neighbours!r}')
+        check_repl_options(neighbours, coefficients, head_wise=head_wise, stop_grad=stop_grad,
+                           remove_only=remove_only, deploy=deploy)
         if replace_blocks is not None and (
                 isinstance(replace_blocks, (str, bytes))
                 or not isinstance(replace_blocks, Sequence)

@@ -1,0 +1,41 @@
+"""Training-cost measurements of a toolbox model for the demos.
+
+The counting itself lives in :mod:`repl_mm.benchmark` (``count_saved_bytes``: bytes autograd
+saves for backward, ``M_act`` of eq. 58, paper §V-B; ``num_params``); this module only runs
+one mmengine training step of a model under it.
+"""
+from typing import Any, Dict
+
+import torch
+from torch import nn
+
+from ..benchmark import SavedBytes, count_saved_bytes, num_params
+
+__all__ = ['trainable_params', 'train_step_saved_bytes']
+
+
+def trainable_params(model: nn.Module) -> int:
+    """Number of parameters with ``requires_grad`` (each shared parameter once)."""
+    return num_params(model, trainable=True)
+
+
+def train_step_saved_bytes(model: nn.Module, data_batch: Dict[str, Any]) -> SavedBytes:
+    """What one mmengine training step of ``model`` saves for backward.
+
+    Runs ``data_preprocessor(batch, training=True)``, ``model(..., mode='loss')`` and
+    ``parse_losses`` in train mode on ``data_batch`` (a collated batch of the model's train
+    dataloader), as ``BaseModel.train_step`` does, without the optimizer step.
+
+    Returns:
+        SavedBytes: ``.total`` is the activation memory of the step (activations plus the
+        synthesized operators of the computing layers); parameters are excluded.
+    """
+    model.train()
+
+    def step() -> torch.Tensor:
+        data = model.data_preprocessor(data_batch, True)
+        losses = model(**data, mode='loss')
+        loss, _ = model.parse_losses(losses)
+        return loss
+
+    return count_saved_bytes(step, model)
