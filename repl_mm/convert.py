@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from .core.stage import computing_layers
 
-__all__ = ['LAYOUTS', 'ConversionReport', 'unwrap_state_dict', 'detect_layout',
+__all__ = ['LAYOUTS', 'RESNET_TYPES', 'ConversionReport', 'unwrap_state_dict', 'detect_layout',
            'split_source', 'convert_e2e_to_repl', 'build_repl_target', 'convert_checkpoint']
 
 LAYOUTS = ('torchvision', 'mmpretrain')

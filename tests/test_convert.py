@@ -185,3 +185,29 @@ def test_tool_prints_mapping(tmp_path, torchvision_r50):
     out = torch.load(dst, weights_only=True)['state_dict']
     assert torch.equal(out['backbone.layer4.2.conv3.weight'],
                        torchvision_r50['layer4.2.conv3.weight'])
+
+
+def test_e2e_v1c_checkpoint_into_deeplab_repl_backbone(tmp_path):
+    """docs/segmentation.md: an E2E checkpoint of resnet50-v1c_imagenet.py converted for
+    deeplabv3_r50_repl_cityscapes.py loads there with no missing / unexpected backbone key."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(osp.join(CONFIGS, 'resnet50-v1c_imagenet.py'))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        state = _randomised(MODELS.build(cfg.model).state_dict())
+    src, dst = tmp_path / 'e2e.pth', tmp_path / 'repl_init.pth'
+    torch.save({'state_dict': state}, src)
+    seg_config = osp.join(CONFIGS, 'deeplabv3_r50_repl_cityscapes.py')
+    report = convert_checkpoint(str(src), str(dst), config=seg_config)
+    assert sorted(report.dropped) == sorted(k for k in state
+                                            if k.startswith('backbone.layer3.3.'))
+    assert sorted(report.unused) == ['head.fc.bias', 'head.fc.weight']   # no seg counterpart
+    out = torch.load(dst, weights_only=True)['state_dict']
+    assert all(k.startswith('backbone.') for k in out)
+
+    backbone, _ = build_repl_target(config=seg_config)
+    missing, unexpected = backbone.load_state_dict(
+        {k[len('backbone.'):]: v for k, v in out.items()}, strict=False)
+    assert missing == [] and unexpected == []
+    assert torch.equal(backbone.stem[0].weight, state['backbone.stem.0.weight'])

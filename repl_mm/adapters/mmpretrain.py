@@ -14,3 +14,6 @@ MODELS.register_module(module=CifarResNetRepL)
 from ..models.vit import VisionTransformerRepL  # noqa: E402
 
 MODELS.register_module(module=VisionTransformerRepL)
+
+# SVHN and STL-10 datasets (mmpretrain ships CIFAR-10 and ImageNet only)
+from .. import datasets  # noqa: E402,F401

@@ -206,3 +206,28 @@ def test_small_dataset_classes_registered():
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         for name in ('SVHN', 'STL10', 'CIFAR10'):
             assert DATASETS.get(name) is not None, name
+
+
+@pytest.mark.parametrize('tag', ['', '_repl'])
+def test_vit_finetune_chain(tmp_path, tag):
+    """The ImageNet ViT-S/16 checkpoint initialises the fine-tuning backbone (Table XIII)
+    key for key; the 1000-class head is left out."""
+    if tag and not _has_vit_repl():
+        pytest.skip('VisionTransformerRepL is not registered yet')
+    imagenet = _build(_load(f'vit-small-p16{tag}_imagenet'))
+    state = imagenet.state_dict()
+    gen = torch.Generator().manual_seed(2)
+    for v in state.values():
+        v.copy_(torch.randn(v.shape, generator=gen))
+    ckpt = tmp_path / 'epoch_90.pth'
+    torch.save({'state_dict': state, 'meta': {}}, ckpt)
+    cfg = _load(f'vit-small-p16-ft{tag}_cifar10')
+    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
+    model = _build(cfg)
+    model.init_weights()
+    got = model.backbone.state_dict()
+    source = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
+    assert set(got) == set(source)
+    for k, v in got.items():
+        assert torch.equal(v, source[k]), k
+    assert model.head.layers.head.weight.shape == (10, 384)

@@ -34,6 +34,16 @@ def _params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _flatten(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f'{prefix}{k}.'))
+        else:
+            out[f'{prefix}{k}'] = v
+    return out
+
+
 def _bottleneck_saving(backbone) -> int:
     """sum_r (P_r - a_r) = 2CB + 9B^2 + 2B over the removed Bottlenecks (eq. 48)."""
     total = 0
@@ -76,6 +86,11 @@ def test_pair_builds_with_paper_recipe(e2e_name, repl_name):
         assert cls_cfg.model.backbone.type == 'mmseg.' + bb.type
         assert cls_cfg.model.backbone.depth == depth
     assert repl_cfg.model.backbone.interval == 4
+    # the RepL twin changes the backbone type, the interval and the checkpoint, nothing else
+    a, b = _flatten(e2e_cfg.to_dict()), _flatten(repl_cfg.to_dict())
+    assert {k for k in set(a) | set(b) if a.get(k) != b.get(k)} == {
+        'model.backbone.type', 'model.backbone.interval', 'model.backbone.init_cfg.checkpoint',
+        'pretrained'}
 
     e2e, repl = _build(e2e_cfg.model, 'mmseg'), _build(repl_cfg.model, 'mmseg')
     assert type(repl.backbone).__name__ == 'ResNetV1cRepL'

@@ -1,0 +1,15 @@
+"""Runtime shared by every repl-mm classification config (mmpretrain scope).
+
+Inherits mmpretrain's ``default_runtime`` and adds what every config of this repository
+needs: ``custom_imports`` that registers the RepL backbones (``repl_mm``) and the SVHN /
+STL-10 dataset classes (``repl_mm.datasets``) in mmpretrain's registries.
+"""
+_base_ = 'mmpretrain::_base_/default_runtime.py'
+
+custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50),
+    # keep the last three epochs (resume) plus the best one by the first metric (top-1)
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'))

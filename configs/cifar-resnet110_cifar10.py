@@ -1,0 +1,18 @@
+"""ResNet-110 (CIFAR variant, He et al. §4.2) on CIFAR-10, the end-to-end (E2E) baseline of
+Table I (paper §IV-A).
+
+Recipe (§IV-A): SGD, lr 0.8, batch 1024 on one GPU, 250 epochs; 4-pixel reflection padding +
+random 32x32 crop + horizontal flip.
+
+    python tools/train.py configs/cifar-resnet110_cifar10.py
+"""
+_base_ = [
+    './_base_/models/cifar-resnet.py',
+    './_base_/datasets/cifar10.py',
+    './_base_/schedules/small_sgd_250e.py',
+    './_base_/cls_runtime.py',
+]
+
+model = dict(backbone=dict(depth=110))
+
+train_dataloader = dict(batch_size=1024)

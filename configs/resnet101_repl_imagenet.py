@@ -1,0 +1,13 @@
+"""ResNet-101 on ImageNet-1k trained with Replacement Learning (Table II).
+
+The recipe of ``resnet101_imagenet.py`` with the backbone switched to ``ResNetRepL``,
+interval K=4 (eq. 16): stage 3 (23 blocks) loses blocks 4, 8, 12, 16, 20; each removed block
+becomes a computing layer synthesised from its two neighbours.
+
+    bash tools/dist_train.sh configs/resnet101_repl_imagenet.py 4
+    python tools/test.py configs/resnet101_repl_imagenet.py \\
+        work_dirs/resnet101_repl_imagenet/epoch_90.pth
+"""
+_base_ = './resnet101_imagenet.py'
+
+model = dict(backbone=dict(type='ResNetRepL', interval=4))
