@@ -9,3 +9,8 @@ install:
 
 test: install
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Detection end to end on CPU (docs/detection.md): synthetic COCO-format set, RetinaNet-RepL and
+# its E2E twin trained with tools/dist_train.sh (2 processes), COCO mAP, table + PNG.
+demo: install
+	$(PY) tools/demo_detection.py

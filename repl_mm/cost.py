@@ -33,8 +33,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .benchmark import (count_elementwise_flops, count_flops, count_saved_bytes,
-                        interleaved_times, num_params)
+from .benchmark import (FusedAttentionOnMeta, count_elementwise_flops, count_flops,
+                        count_saved_bytes, interleaved_times, num_params)
 
 __all__ = ['basic_block_params', 'bottleneck_params', 'vit_block_params', 'eta_basic',
            'eta_vit', 'param_ratio_eq52', 'flop_ratio_eq55', 'backbone_stages',
@@ -370,10 +370,6 @@ def _site_modules(stages, s: int, r: int):
     return stage[r - 1][1], (None if mid is None else mid[1]), stage[r + 1][1]
 
 
-def _on(module: nn.Module, device: torch.device) -> nn.Module:
-    return module if device.type != 'meta' else copy.deepcopy(module).to(device)
-
-
 def _triple(prev, mid, next, device):
     """The three modules on ``device`` (copied when it is meta); neighbours stay shared."""
     if device.type != 'meta':
@@ -427,9 +423,11 @@ def site_costs(e2e_backbone: nn.Module, repl_backbone: nn.Module,
                     return run_site(prev, mid, next, x)
 
                 track = {} if mid is None else {'mid': mid}
-                saved = count_saved_bytes(fwd, triple, track)
-                flops = count_flops(fwd, track)
-                tflops = count_flops(lambda: fwd().sum().backward()).total if train_flops else 0
+                with FusedAttentionOnMeta():
+                    saved = count_saved_bytes(fwd, triple, track)
+                    flops = count_flops(fwd, track)
+                    tflops = (count_flops(lambda: fwd().sum().backward()).total
+                              if train_flops else 0)
                 measured[tag] = (saved, flops, tflops, prev, mid, next)
             (se, fe, te, _, _, _), (sr, fr, tr, prev, mid, next) = measured['e2e'], measured['repl']
             site.flops = fe.per_module.get('mid', 0)
@@ -549,11 +547,12 @@ def paired_time_ratio(sites: List[SiteCost], e2e_samples: Sequence[float],
 def time_sites(sites: List[SiteCost], e2e_backbone: nn.Module, repl_backbone: nn.Module,
                make_optimizer: Callable[[List[nn.Parameter]], Optional[torch.optim.Optimizer]],
                reps: int = 10, warmup: int = 2, device='cpu',
-               dtype: torch.dtype = torch.float32) -> None:
+               dtype: torch.dtype = torch.float32, clock: str = 'auto') -> None:
     """Times the sites on their own (:func:`site_step_fns`, interleaved) and fills ``time``,
     ``layer_time``, ``synthesis_time`` in place."""
     fns = site_step_fns(sites, e2e_backbone, repl_backbone, make_optimizer, device, dtype)
-    assign_site_times(sites, interleaved_times(fns, reps=reps, warmup=warmup, device=device))
+    assign_site_times(sites, interleaved_times(fns, reps=reps, warmup=warmup, device=device,
+                                               clock=clock))
 
 
 def _synthesis_step(layer: nn.Module, prev: nn.Module, next: nn.Module) -> Callable[[], None]:

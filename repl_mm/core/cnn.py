@@ -14,7 +14,8 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from .synthesis import SynthesisCoefficients, normalize_rows, stop_gradient
+from .synthesis import (SynthesisCoefficients, normalize_rows, recompute_in_backward,
+                        stop_gradient)
 
 __all__ = ['ComputingLayer', 'BasicBlockComputingLayer', 'BottleneckComputingLayer',
            'fold_batchnorm']
@@ -131,7 +132,7 @@ class ComputingLayer(nn.Module):
         if self.deploy:
             y = self._deploy_branch(x)
         else:
-            y = self.norm(self._branch(x, self.synthesize(prev, next)))
+            y = self.norm(self._branch(x, recompute_in_backward(self.synthesize, prev, next)))
         return F.relu(x + self.drop_path(y))
 
     def forward(self, x: Tensor, prev: Optional[nn.Module] = None,

@@ -13,12 +13,13 @@ The ablations of the paper are switches of :class:`SynthesisCoefficients`:
 * ``coefficients``: ``'separate'`` alpha and beta (default) or ``'shared'``: one coefficient
   ``lambda`` with ``alpha = lambda`` and ``beta = 1 - lambda`` (Table XVI, "1 parameter").
 """
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
+import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', 'normalize_rows', 'stop_gradient',
+__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', 'recompute_in_backward', 'normalize_rows', 'stop_gradient',
            'SynthesisCoefficients']
 
 NEIGHBOURS = ('both', 'prev', 'next')
@@ -29,6 +30,19 @@ def check_choice(name: str, value, allowed) -> None:
     """Raises a ValueError naming ``name`` and the allowed values if ``value`` is not one."""
     if value not in allowed:
         raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}')
+
+
+def recompute_in_backward(synthesize: Callable[..., Any], *args) -> Any:
+    """Runs the synthesis ``synthesize(*args)`` keeping none of its intermediates.
+
+    The normalised neighbour kernels that ``alpha * W_prev + beta * W_next`` needs for the
+    gradients of alpha and beta (eq. 31) are recomputed in backward instead of stored: the
+    recomputation is element-wise on kernel-sized tensors, and the stored copies would be
+    the largest batch-independent memory of a computing layer.
+    """
+    if torch.is_grad_enabled():
+        return cp.checkpoint(synthesize, *args, use_reentrant=False)
+    return synthesize(*args)
 
 
 def check_repl_options(neighbours: str, coefficients: str, **flags) -> None:

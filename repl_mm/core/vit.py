@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .synthesis import (COEFFICIENTS, NEIGHBOURS, SynthesisCoefficients, check_choice,
-                        normalize_rows, stop_gradient)
+                        normalize_rows, recompute_in_backward, stop_gradient)
 
 __all__ = ['SYNTHESIS_BRANCHES', 'ViTBlockParts', 'transformer_block_parts',
            'check_synthesis_branches', 'ViTComputingLayer']
@@ -330,7 +330,7 @@ class ViTComputingLayer(nn.Module):
         """
         if self.deploy:
             return self._deploy_forward(x)
-        return self._train_forward(x, self.synthesize(prev, next))
+        return self._train_forward(x, recompute_in_backward(self.synthesize, prev, next))
 
     # --- deploy ----------------------------------------------------------------------------
     def _build_deploy_modules(self) -> None:

@@ -1,4 +1,4 @@
-"""Safe checkpoint loading for every mmengine checkpoint path (resume, ``load_from``, ``Pretrained``).
+"""Safe checkpoint loading for every mmengine load: resume, ``load_from``, ``Pretrained``.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, which refuses the few Python objects
 that mmengine 0.10.7 writes into its checkpoints next to the tensors, so ``--resume`` fails with
@@ -19,7 +19,6 @@ it. A user who trusts a file holding other objects can allowlist them with
 """
 import collections
 import pickle
-import re
 from typing import Any, Callable, List, Optional
 
 import numpy as np
@@ -101,14 +100,20 @@ def safe_globals():
     return torch.serialization.safe_globals(list(MMENGINE_SAFE_GLOBALS))
 
 
-_GLOBAL_RE = re.compile(r'(?:Unsupported global: GLOBAL|Unsupported operand|Trying to call '
-                        r'reduce for|Can only build Tensor, Parameter, OrderedDict or types '
-                        r'allowlisted)[^\n]*')
+_REASON_MARKERS = ('GLOBAL', 'reduce for', 'Can only', 'Unsupported', 'getattr')
+
+
+def _reason(err: BaseException) -> str:
+    """The line of torch's weights-only error that names the refused object."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if any(marker in line for marker in _REASON_MARKERS):
+            return line
+    return lines[-1] if lines else type(err).__name__
 
 
 def _refusal(filename: Any, err: BaseException) -> UnsafeCheckpointError:
-    match = _GLOBAL_RE.search(str(err))
-    detail = match.group(0).strip() if match else str(err).splitlines()[0]
+    detail = _reason(err)
     return UnsafeCheckpointError(
         f'Refused to load checkpoint {filename!s}: it contains a pickled object that is neither '
         f'a tensor nor mmengine training state ({detail}). Loading it would run code chosen by '

@@ -1,22 +1,46 @@
 """Training-cost measurements of a toolbox model for the demos.
 
-The counting itself lives in :mod:`repl_mm.benchmark` (``count_saved_bytes``: bytes autograd
-saves for backward, ``M_act`` of eq. 58, paper §V-B; ``num_params``); this module only runs
-one mmengine training step of a model under it.
+The counting and timing live in :mod:`repl_mm.benchmark` (``count_saved_bytes``: bytes
+autograd saves for backward, ``M_act`` of eq. 58, paper §V-B; ``num_params``;
+``interleaved_times``); this module only runs one mmengine training step of a model under
+them.
 """
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import torch
 from torch import nn
 
 from ..benchmark import SavedBytes, count_saved_bytes, num_params
 
-__all__ = ['trainable_params', 'train_step_saved_bytes']
+__all__ = ['trainable_params', 'train_step_saved_bytes', 'train_step_fn']
 
 
 def trainable_params(model: nn.Module) -> int:
     """Number of parameters with ``requires_grad`` (each shared parameter once)."""
     return num_params(model, trainable=True)
+
+
+def _loss(model: nn.Module, data_batch: Dict[str, Any]) -> torch.Tensor:
+    data = model.data_preprocessor(data_batch, True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    return loss
+
+
+def train_step_fn(model: nn.Module, data_batch: Dict[str, Any],
+                  optimizer: torch.optim.Optimizer) -> Callable[[], float]:
+    """A closure running one full training step of ``model`` on ``data_batch`` (forward, loss,
+    backward, ``optimizer.step()``) and returning the loss, for timing."""
+    model.train()
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = _loss(model, data_batch)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    return step
 
 
 def train_step_saved_bytes(model: nn.Module, data_batch: Dict[str, Any]) -> SavedBytes:
@@ -31,11 +55,4 @@ def train_step_saved_bytes(model: nn.Module, data_batch: Dict[str, Any]) -> Save
         synthesized operators of the computing layers); parameters are excluded.
     """
     model.train()
-
-    def step() -> torch.Tensor:
-        data = model.data_preprocessor(data_batch, True)
-        losses = model(**data, mode='loss')
-        loss, _ = model.parse_losses(losses)
-        return loss
-
-    return count_saved_bytes(step, model)
+    return count_saved_bytes(lambda: _loss(model, data_batch), model)

@@ -31,7 +31,16 @@ def default_work_dir(config_path: str) -> str:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """``Config.fromfile`` + scope set-up (+ ``--cfg-options``)."""
+    """Reads a config, imports its toolbox and :mod:`repl_mm`, makes the toolbox the default
+    registry scope and applies ``--cfg-options``.
+
+    Args:
+        path (str): the config file (``_base_`` may name ``mmdet::``, ``mmseg::`` or
+            ``mmpretrain::`` configs).
+        cfg_options (dict, optional): ``key.sub=value`` overrides, as parsed by ``DictAction``.
+            For mmpretrain configs they apply after mmpretrain's dataloader defaults
+            (``pin_memory``, ``persistent_workers``, ``default_collate``), as in its tools.
+    """
     cfg = Config.fromfile(path)
     scope = setup_scope(cfg)
     if scope == 'mmpretrain':  # mmpretrain's train.py/test.py set these before cfg-options
@@ -41,9 +50,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def _mmpretrain_dataloader_defaults(cfg: Config, pin_memory: bool = True,
-                                    persistent_workers: bool = True) -> None:
-    default = ConfigDict(pin_memory=pin_memory, persistent_workers=persistent_workers,
+def _mmpretrain_dataloader_defaults(cfg: Config) -> None:
+    default = ConfigDict(pin_memory=True, persistent_workers=True,
                          collate_fn=dict(type='default_collate'))
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(field, None) is None:
@@ -74,6 +82,11 @@ def _set_work_dir(cfg: Config, args: Namespace) -> None:
 def merge_train_args(cfg: Config, args: Namespace) -> Config:
     """Applies the train CLI: ``--work-dir``, ``--amp``, ``--auto-scale-lr``, ``--resume
     [CHECKPOINT]``, ``--no-validate``, ``--launcher`` (after ``--cfg-options``).
+
+    Args:
+        cfg (Config): the config from :func:`load_config`; changed in place and returned.
+        args (Namespace): parsed ``tools/train.py`` arguments (``config``, ``work_dir``,
+            ``amp``, ``auto_scale_lr``, ``resume``, ``no_validate``, ``launcher``).
 
     Raises:
         ValueError: ``--amp`` with an optimizer wrapper other than ``OptimWrapper``, or
@@ -141,7 +154,14 @@ def _enable_visualization(cfg: Config, args: Namespace) -> None:
 
 def merge_test_args(cfg: Config, args: Namespace) -> Config:
     """Applies the test CLI: ``checkpoint``, ``--work-dir``, ``--show``, ``--show-dir``,
-    ``--out`` (mmseg form), ``--launcher``."""
+    ``--out`` (mmseg form), ``--launcher``.
+
+    Args:
+        cfg (Config): the config from :func:`load_config`; changed in place and returned.
+        args (Namespace): parsed ``tools/test.py`` arguments (``config``, ``checkpoint``,
+            ``work_dir``, ``show``, ``show_dir``, ``wait_time``, ``interval``, ``out``,
+            ``launcher``).
+    """
     _set_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
     if getattr(args, 'show', False) or getattr(args, 'show_dir', None):
@@ -155,7 +175,12 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
 
 
 def add_result_dump(runner: Runner, out: Optional[str]) -> None:
-    """``--out`` for mmdet (``DumpDetResults``) and mmpretrain (``DumpResults``) predictions."""
+    """``--out`` for mmdet (``DumpDetResults``) and mmpretrain (``DumpResults``) predictions.
+
+    Args:
+        runner (Runner): the built test runner.
+        out (str, optional): the pickle file to write; None does nothing.
+    """
     if out is None:
         return
     scope = runner.cfg.default_scope

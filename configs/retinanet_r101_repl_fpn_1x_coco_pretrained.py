@@ -1,0 +1,15 @@
+# RetinaNet-R101-RepL on mmdet's standard 1x recipe with ImageNet-pretrained torchvision
+# ResNet-101 (see retinanet_r50_repl_fpn_1x_coco_pretrained.py). The five removed blocks' keys
+# (layer3.3/.7/.11/.15/.19.*) are unexpected when loading; their computing layers start fresh.
+_base_ = 'mmdet::retinanet/retinanet_r101_fpn_1x_coco.py'
+
+custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
+
+data_root = '{{$COCO_ROOT:data/coco/}}'
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator
+
+model = dict(backbone=dict(type='ResNetRepL', interval=4))

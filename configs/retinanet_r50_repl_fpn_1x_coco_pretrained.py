@@ -1,0 +1,17 @@
+# RetinaNet-R50-RepL on mmdet's standard recipe (not the paper's): 1x schedule (12 epochs, SGD
+# lr 0.01, batch 8x2), ImageNet-pretrained torchvision ResNet-50. The Pretrained init loads every
+# retained block; the removed block's keys (layer3.3.*) are reported as unexpected and its
+# computing layer starts from alpha = beta = 0.5 and a fresh BN -- as expected.
+#   tools/dist_train.sh configs/retinanet_r50_repl_fpn_1x_coco_pretrained.py 8
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+
+custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
+
+data_root = '{{$COCO_ROOT:data/coco/}}'
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator
+
+model = dict(backbone=dict(type='ResNetRepL', interval=4))

@@ -1,0 +1,66 @@
+"""Test (and evaluate) a model of mmdet, mmsegmentation or mmpretrain (``default_scope`` picks).
+
+Same command line as the toolboxes' ``tools/test.py``::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+    tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [args]
+
+``--show-dir`` turns on the toolbox's visualization hook (mmdet ``DetVisualizationHook``,
+mmseg ``SegVisualizationHook``, mmpretrain ``VisualizationHook``) like each toolbox's test.py.
+The checkpoint is loaded with ``weights_only=True``: a file carrying other pickled objects is
+refused before any of its code runs.
+"""
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from repl_mm.runtime import (add_result_dump, build_runner,  # noqa: E402
+                             load_config, merge_test_args)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and eval) a model (mmdet / mmseg / mmpretrain)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir',
+                        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument('--out', type=str,
+                        help='mmdet/mmpretrain: dump predictions to this pickle file; mmseg: '
+                        'the directory to save output predictions')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir',
+                        help='directory where painted images will be saved (mmdet/mmseg: '
+                        'under work_dir/timestamp/)')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='mmpretrain: visualize every this many samples')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, key=value pairs')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    """Runs the test loop; returns its metrics."""
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    merge_test_args(cfg, args)
+    runner = build_runner(cfg)
+    add_result_dump(runner, args.out)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,63 @@
+"""Train a model of mmdet, mmsegmentation or mmpretrain (the config's ``default_scope`` picks).
+
+Same command line as the toolboxes' ``tools/train.py``::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp]
+        [--auto-scale-lr] [--no-validate] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+    tools/dist_train.sh CONFIG NUM_PROCESSES [args]     # torchrun; gloo on CPU-only machines
+
+RepL backbones (``type='ResNetRepL'`` ...) always resolve, checkpoints are loaded with
+``weights_only=True`` (a file carrying other pickled objects is refused), and the pytorch/slurm
+launchers also run on machines without GPUs. See :mod:`repl_mm.runtime`.
+"""
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+
+from repl_mm.runtime import (build_runner, load_config,  # noqa: E402
+                             merge_train_args)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model (mmdet / mmseg / mmpretrain)')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--amp', action='store_true', default=False,
+                        help='enable automatic-mixed-precision training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='enable automatically scaling LR')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from the given checkpoint, or without a value from the '
+                        'latest checkpoint in the work directory')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, key=value pairs, e.g. '
+                        'train_cfg.max_epochs=2 or key="[a,b]"; no white space inside a pair')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None):
+    """Runs training; returns the Runner (for callers that run it in-process)."""
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    merge_train_args(cfg, args)
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
