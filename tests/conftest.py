@@ -2,4 +2,18 @@ import os
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 
+import pytest  # noqa: E402
+from mmengine.registry import DefaultScope  # noqa: E402
+
 import repl_mm  # noqa: E402,F401  registers the RepL backbones in every installed toolbox
+
+
+@pytest.fixture(autouse=True)
+def no_default_scope_from_other_tests():
+    """mmengine's current default scope redirects every ``Registry.build`` to that scope's
+    registry; start each test with none, whatever an earlier test (or tool) set."""
+    saved = DefaultScope._instance_dict.copy()
+    DefaultScope._instance_dict.clear()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
