@@ -673,7 +673,7 @@ def e2e_twin(spec: ModelSpec) -> ModelSpec:
     bb['type'] = typ[:-len('RepL')]
     for k in REPL_ARGS:
         bb.pop(k, None)
-    return ModelSpec(spec.source + ' (E2E twin)', spec.scope, model, spec.input_size,
+    return ModelSpec(spec.source + ' with its stock backbone', spec.scope, model, spec.input_size,
                      spec.optimizer)
 
 

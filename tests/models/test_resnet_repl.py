@@ -245,3 +245,17 @@ def test_deep_stem_variants(scope, variant, deep_stem, avg_down):
     assert repl.deep_stem and repl.avg_down == avg_down
     assert repl.state_dict().keys() == stock.state_dict().keys()
     assert any(k.startswith('stem.0.') for k in repl.state_dict())   # the 3-conv deep stem
+
+
+def test_with_cp_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = CLS.build(dict(type='ResNetRepL', depth=34, replace_blocks=[[1], [2], [1, 3], [1]]))
+    ckpt = CLS.build(dict(type='ResNetRepL', depth=34, replace_blocks=[[1], [2], [1, 3], [1]],
+                          with_cp=True))
+    ckpt.load_state_dict(plain.state_dict())
+    assert ckpt.layer3[3].with_cp and not plain.layer3[3].with_cp
+    x = torch.randn(2, 3, 64, 64)
+    for m in (plain, ckpt):
+        m(x)[-1].square().mean().backward()
+    for (name, a), (_, b) in zip(plain.named_parameters(), ckpt.named_parameters()):
+        assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-6), name
