@@ -10,7 +10,10 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
+# default: the repository's .venv (make install), else the python on PATH
+VENV_PY="$(dirname "$0")/../.venv/bin/python"
+[ -x "$VENV_PY" ] && DEFAULT_PY="$VENV_PY" || DEFAULT_PY=python
+PYTHON=${PYTHON:-$DEFAULT_PY}
 PY_ARGS=("${@:5}")
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
