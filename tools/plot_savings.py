@@ -75,7 +75,7 @@ def plot(rows, out: str, dpi: int = 120) -> None:
         ax.set_ylabel('% of E2E')
         ax.set_title(title, fontsize=10)
         ax.grid(axis='y', alpha=0.3)
-    handles, labels = {}, []
+    handles = {}
     for ax in axes:  # one legend with every kind of mark (the first panel has no claim)
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)

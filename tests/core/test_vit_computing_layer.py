@@ -5,7 +5,6 @@ The neighbour blocks here are plain torch pre-norm blocks in the timm layout (``
 layout is covered by tests/models/test_vit_repl.py.
 """
 import copy
-import math
 
 import pytest
 import torch

@@ -6,7 +6,6 @@ import pickle
 
 import pytest
 import torch
-from torch import nn
 
 import repl_mm  # noqa: F401  (registers the RepL backbones)
 from mmpretrain.registry import MODELS

@@ -22,9 +22,9 @@ def _digest(root):
 def test_layout_and_determinism(tmp_path):
     a = make_synthetic_coco(str(tmp_path / 'a'), num_train=6, num_val=3, image_size=64,
                             min_size=10, max_size=30, seed=3)
-    b = make_synthetic_coco(str(tmp_path / 'b'), num_train=6, num_val=3, image_size=64,
+    make_synthetic_coco(str(tmp_path / 'b'), num_train=6, num_val=3, image_size=64,
                             min_size=10, max_size=30, seed=3)
-    c = make_synthetic_coco(str(tmp_path / 'c'), num_train=6, num_val=3, image_size=64,
+    make_synthetic_coco(str(tmp_path / 'c'), num_train=6, num_val=3, image_size=64,
                             min_size=10, max_size=30, seed=4)
     assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b') != _digest(tmp_path / 'c')
     assert sorted(os.listdir(tmp_path / 'a' / 'train')) == [f'{i:06d}.png' for i in range(6)]
