@@ -15,7 +15,7 @@ import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 from .synthesis import (SynthesisCoefficients, normalize_rows, recompute_in_backward,
-                        stop_gradient)
+                        stop_gradient, used_neighbours)
 
 __all__ = ['ComputingLayer', 'BasicBlockComputingLayer', 'BottleneckComputingLayer',
            'fold_batchnorm']
@@ -43,10 +43,6 @@ def _build_norm(norm_cfg: Optional[dict], channels: int) -> nn.Module:
         return nn.BatchNorm2d(channels)
     from mmcv.cnn import build_norm_layer
     return build_norm_layer(norm_cfg, channels)[1]
-
-
-def _used(neighbours: str) -> Tuple[str, ...]:
-    return {'both': ('prev', 'next'), 'prev': ('prev',), 'next': ('next',)}[neighbours]
 
 
 class ComputingLayer(nn.Module):
@@ -206,7 +202,7 @@ class BasicBlockComputingLayer(ComputingLayer):
 
     def weight_sources(self):
         sources = {'prev': ('prev', 'conv2'), 'next': ('next', 'conv1')}   # eq. 8
-        return {k: v for k, v in sources.items() if k in _used(self.neighbours)}
+        return {k: v for k, v in sources.items() if k in used_neighbours(self.neighbours)}
 
     def _synthesize(self, w):
         kernel = self.synthesis(self._normalized(w.get('prev')), self._normalized(w.get('next')),
@@ -266,7 +262,7 @@ class BottleneckComputingLayer(ComputingLayer):
         return self.mid_channels
 
     def weight_sources(self):
-        used = _used(self.neighbours)
+        used = used_neighbours(self.neighbours)
         sources = {'red': (used[0], 'conv1'),                       # eq. 13
                    'exp': (used[-1], 'conv3')}
         sources.update({side: (side, 'conv2') for side in used})

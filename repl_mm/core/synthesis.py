@@ -13,13 +13,13 @@ The ablations of the paper are switches of :class:`SynthesisCoefficients`:
 * ``coefficients``: ``'separate'`` alpha and beta (default) or ``'shared'``: one coefficient
   ``lambda`` with ``alpha = lambda`` and ``beta = 1 - lambda`` (Table XVI, "1 parameter").
 """
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', 'recompute_in_backward', 'normalize_rows', 'stop_gradient',
+__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', 'used_neighbours', 'recompute_in_backward', 'normalize_rows', 'stop_gradient',
            'SynthesisCoefficients']
 
 NEIGHBOURS = ('both', 'prev', 'next')
@@ -30,6 +30,13 @@ def check_choice(name: str, value, allowed) -> None:
     """Raises a ValueError naming ``name`` and the allowed values if ``value`` is not one."""
     if value not in allowed:
         raise ValueError(f'{name} must be one of {tuple(allowed)}, got {value!r}')
+
+
+def used_neighbours(neighbours: str) -> Tuple[str, ...]:
+    """The neighbours a ``neighbours`` choice reads: ``('prev', 'next')``, ``('prev',)`` or
+    ``('next',)`` (Table VII)."""
+    check_choice('neighbours', neighbours, NEIGHBOURS)
+    return ('prev', 'next') if neighbours == 'both' else (neighbours,)
 
 
 def recompute_in_backward(synthesize: Callable[..., Any], *args) -> Any:
@@ -109,14 +116,6 @@ class SynthesisCoefficients(nn.Module):
             self.alpha = nn.Parameter(torch.full((num_groups,), float(init_value)))
         if neighbours == 'next' or (neighbours == 'both' and coefficients == 'separate'):
             self.beta = nn.Parameter(torch.full((num_groups,), float(init_value)))
-
-    @property
-    def uses_prev(self) -> bool:
-        return self.neighbours in ('both', 'prev')
-
-    @property
-    def uses_next(self) -> bool:
-        return self.neighbours in ('both', 'next')
 
     def _scale(self, coef: Tensor, weight: Tensor, dim: int) -> Tensor:
         size = weight.shape[dim]

@@ -51,7 +51,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .synthesis import (COEFFICIENTS, NEIGHBOURS, SynthesisCoefficients, check_choice,
-                        normalize_rows, recompute_in_backward, stop_gradient)
+                        normalize_rows, recompute_in_backward, stop_gradient,
+                        used_neighbours)
 
 __all__ = ['SYNTHESIS_BRANCHES', 'ViTBlockParts', 'transformer_block_parts',
            'check_synthesis_branches', 'ViTComputingLayer']
@@ -192,11 +193,11 @@ class ViTComputingLayer(nn.Module):
 
     @property
     def uses_prev(self) -> bool:
-        return self.neighbours in ('both', 'prev')
+        return 'prev' in used_neighbours(self.neighbours)
 
     @property
     def uses_next(self) -> bool:
-        return self.neighbours in ('both', 'next')
+        return 'next' in used_neighbours(self.neighbours)
 
     @property
     def needs_ln1(self) -> bool:
