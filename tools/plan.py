@@ -9,6 +9,7 @@ counted on the meta device (shapes only, instant, no memory).
     python tools/plan.py configs/resnet34_repl_imagenet.py \\
         --cfg-options "model.backbone.replace_blocks=[[1],[2],[2,4],[]]"
     python tools/plan.py configs/retinanet_r50_repl_coco.py --scope model --device cpu
+    python tools/plan.py configs/cifar-resnet110_repl_cifar10.py --remove-fraction 0.25
 """
 import argparse
 import os
@@ -31,12 +32,19 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='overrides of the RepL config, e.g. model.backbone.interval=3')
     p.add_argument('--json', help='write the prediction here')
+    p.add_argument('--remove-fraction', type=float, metavar='F',
+                   help='use the replace_blocks plan removing the fraction F of all blocks '
+                        '(nearest the rules allow; Tables III-IV "-25%% layers")')
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     from repl_mm.benchmark import format_plan, load_spec, predict_plan, save_json
+    if args.remove_fraction is not None:
+        from repl_mm.runtime.fraction import remove_fraction_options
+        args.cfg_options.update(
+            remove_fraction_options(args.config, args.remove_fraction, args.cfg_options))
     repl = load_spec(args.config, args.cfg_options, args.input_size)
     e2e = load_spec(args.e2e, None, args.input_size or repl.input_size) if args.e2e else None
     plan = predict_plan(repl, e2e, args.batch_size, args.scope, args.device)
