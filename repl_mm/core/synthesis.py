@@ -11,7 +11,9 @@ The ablations of the paper are switches of :class:`SynthesisCoefficients`:
 
 * ``neighbours``: ``'both'`` (default), ``'prev'`` or ``'next'`` (Table VII);
 * ``coefficients``: ``'separate'`` alpha and beta (default) or ``'shared'``: one coefficient
-  ``lambda`` with ``alpha = lambda`` and ``beta = 1 - lambda`` (Table XVI, "1 parameter").
+  ``lambda`` with ``alpha = lambda`` and ``beta = 1 - lambda`` (Table XVI, "1 parameter"), or
+  ``'fixed'``: no trainable coefficient at all (Table VI, "RepL (no weights)", see
+  :class:`SynthesisCoefficients`).
 """
 from typing import Any, Callable, Optional, Tuple
 
@@ -23,7 +25,7 @@ __all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', '
            'SynthesisCoefficients']
 
 NEIGHBOURS = ('both', 'prev', 'next')
-COEFFICIENTS = ('separate', 'shared')
+COEFFICIENTS = ('separate', 'shared', 'fixed')
 
 
 def check_choice(name: str, value, allowed) -> None:
@@ -97,12 +99,29 @@ class SynthesisCoefficients(nn.Module):
     Args:
         num_groups (int): number of coefficients per neighbour.
         neighbours (str): ``'both'``, ``'prev'`` or ``'next'``.
-        coefficients (str): ``'separate'`` or ``'shared'``; ``'shared'`` needs both neighbours.
+        coefficients (str): ``'separate'``, ``'shared'`` (needs both neighbours) or
+            ``'fixed'`` (constant 1/2, or 1 with one neighbour; no parameters).
         init_value (float): initial alpha and beta (and lambda when shared). 0.5 makes the
-            initial operator the mean of the neighbours, like eq. 23 and eq. 25.
+            initial operator the mean of the neighbours, like eq. 23 and eq. 25. Not used by
+            ``'fixed'``.
 
     Trainable parameter count: ``2 * num_groups`` for separate coefficients with both
-    neighbours (eq. 44, 47, 50), ``num_groups`` otherwise.
+    neighbours (eq. 44, 47, 50), ``num_groups`` for shared ones or one neighbour, none for
+    ``'fixed'``.
+
+    ``coefficients='fixed'`` is our reading of Table VI's "RepL (no weights)" (issue 15):
+    the synthesis keeps its form (the normalised neighbour weights of eq. 9 / 22, their
+    combination of eq. 10, 14, 20, 22) but alpha and beta are constants, registered as
+    non-persistent buffers (no parameters, no state-dict keys): ``alpha = beta = 1/2`` with
+    both neighbours -- the fixed weights eq. 23 and 25-26 already use -- and ``1`` for the
+    one neighbour used with ``neighbours='prev'`` / ``'next'`` (the neighbour's operator
+    itself, as the MLP branch of eq. 25-26 reduces to with one neighbour). ``init_value``
+    does not apply. Everything else of the computing layer stays, including the BN of a
+    CNN layer (its ``2C`` affine parameters remain trainable). The paper's prose (§IV-C4)
+    describes that row as "a variant that does not use adjacent parameters", which would
+    be another layer (a learnable mapping with no neighbour weights) that the paper does
+    not define; we implement the "no trainable weights" reading and say so in
+    docs/ablations.md.
     """
 
     def __init__(self, num_groups: int, neighbours: str = 'both',
@@ -112,6 +131,13 @@ class SynthesisCoefficients(nn.Module):
         self.num_groups = num_groups
         self.neighbours = neighbours
         self.coefficients = coefficients
+        if coefficients == 'fixed':
+            value = 0.5 if neighbours == 'both' else 1.0
+            for name, side in (('alpha', 'prev'), ('beta', 'next')):
+                if side in used_neighbours(neighbours):
+                    self.register_buffer(name, torch.full((num_groups,), value),
+                                         persistent=False)
+            return
         if neighbours in ('both', 'prev'):
             self.alpha = nn.Parameter(torch.full((num_groups,), float(init_value)))
         if neighbours == 'next' or (neighbours == 'both' and coefficients == 'separate'):
@@ -138,8 +164,8 @@ class SynthesisCoefficients(nn.Module):
         if self.neighbours == 'next':
             return self._scale(self.beta, w_next, dim) * w_next
         alpha = self._scale(self.alpha, w_prev, dim)
-        beta = (self._scale(self.beta, w_next, dim) if self.coefficients == 'separate'
-                else 1 - alpha)
+        beta = (1 - alpha if self.coefficients == 'shared'
+                else self._scale(self.beta, w_next, dim))
         return alpha * w_prev + beta * w_next
 
     def extra_repr(self) -> str:

@@ -56,7 +56,7 @@ def test_variants_and_counts():
 
 @pytest.mark.parametrize('kwargs,match', [
     (dict(neighbours='left'), r"neighbours must be one of \('both', 'prev', 'next'\)"),
-    (dict(coefficients='one'), r"coefficients must be one of \('separate', 'shared'\)"),
+    (dict(coefficients='one'), r"coefficients must be one of \('separate', 'shared', 'fixed'\)"),
     (dict(neighbours='prev', coefficients='shared'), "needs neighbours='both'"),
 ])
 def test_bad_arguments(kwargs, match):
