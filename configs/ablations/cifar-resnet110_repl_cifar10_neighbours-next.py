@@ -1,0 +1,12 @@
+"""Table VII, only the succeeding layer: CIFAR ResNet-110 on CIFAR-10.
+
+The synthesis reads only the succeeding retained block (``neighbours='next'``); the parent uses
+both.
+
+Differs from ``cifar-resnet110_repl_cifar10.py`` only in ``neighbours``.
+
+    python tools/train.py configs/ablations/cifar-resnet110_repl_cifar10_neighbours-next.py
+"""
+_base_ = '../cifar-resnet110_repl_cifar10.py'
+
+model = dict(backbone=dict(neighbours='next'))

@@ -1,0 +1,12 @@
+"""Table XVI "RepL (1 parameter)": CIFAR ResNet-110 on CIFAR-10.
+
+One coefficient per site with beta = 1 - alpha (``coefficients='shared'``) instead of separate
+alpha and beta.
+
+Differs from ``cifar-resnet110_repl_cifar10.py`` only in ``coefficients``.
+
+    python tools/train.py configs/ablations/cifar-resnet110_repl_cifar10_shared-coef.py
+"""
+_base_ = '../cifar-resnet110_repl_cifar10.py'
+
+model = dict(backbone=dict(coefficients='shared'))

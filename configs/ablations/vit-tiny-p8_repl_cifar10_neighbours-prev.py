@@ -1,0 +1,12 @@
+"""Table VII, only the preceding layer: ViT-Tiny/8 on CIFAR-10.
+
+The synthesis reads only the preceding retained block (``neighbours='prev'``); the parent uses
+both.
+
+Differs from ``vit-tiny-p8_repl_cifar10.py`` only in ``neighbours``.
+
+    python tools/train.py configs/ablations/vit-tiny-p8_repl_cifar10_neighbours-prev.py
+"""
+_base_ = '../vit-tiny-p8_repl_cifar10.py'
+
+model = dict(backbone=dict(neighbours='prev'))
