@@ -1,0 +1,23 @@
+"""Table XV Adaptive-RepL (paper §IV-D1h): CIFAR ResNet-32 on CIFAR-10.
+
+Computing layers on all 9 internal BasicBlocks (blocks 1-3 of each 5-block stage), |F| = 3 (the
+K = 4 plan [[3], [3], [3]]). Every block keeps its weights; at the first iteration of every
+epoch ``AdaptiveRepLHook`` scores each candidate (input-output cosine similarity on that batch,
+all blocks run) and replaces the |F| most redundant non-adjacent ones for the epoch (eq. 34:
+sum_i m_i = |F|). The mask is logged and kept in every checkpoint, so ``--resume`` and
+tools/test.py use it. It costs more memory than fixed RepL: all blocks, their optimizer state
+and a computing layer per candidate are kept (docs/ablations.md, Table XV).
+
+Differs from ``cifar-resnet32_repl_cifar10.py`` in ``model.backbone.adaptive``, the hook, its
+import and ``find_unused_parameters`` (replaced blocks and idle computing layers get no
+gradient, which DDP must be told).
+
+    python tools/train.py configs/adaptive/cifar-resnet32_repl_cifar10_adaptive.py
+"""
+_base_ = '../cifar-resnet32_repl_cifar10.py'
+
+custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets', 'repl_mm.runtime.adaptive'],
+                      allow_failed_imports=False)
+model = dict(backbone=dict(adaptive=True))
+custom_hooks = [dict(type='AdaptiveRepLHook')]
+find_unused_parameters = True

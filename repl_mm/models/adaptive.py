@@ -1,0 +1,312 @@
+"""Adaptive-RepL (paper §IV-D1h, eq. 34, Table XV): learn where to replace, epoch by epoch.
+
+With ``adaptive=True`` a RepL backbone keeps **every** block and attaches a computing layer to
+every internal block that the removal rules allow (not the first or last block of a stage,
+not block 1 of a Bottleneck stage). A binary mask ``m`` selects which blocks are replaced:
+a selected block is not run, its computing layer runs in its place, synthesized from the two
+neighbours exactly as in fixed RepL (eq. 5-27); unselected computing layers are idle. The mask
+always selects ``|F|`` blocks, the number the fixed plan of the same config replaces (eq. 34:
+``sum_i m_i = |F|``), never two adjacent ones (each computing layer needs both neighbours).
+
+The paper says only that "a per-block redundancy/similarity score" picks the top-``|F|``
+blocks each epoch. Our score (:func:`redundancy_scores`) is the input-output cosine
+similarity of each candidate block, averaged over a batch, with every block run: a block whose
+output is nearly its input is the most redundant and is replaced first (the "block influence"
+of layer-pruning work, ``1 - cos``). :func:`select_blocks` takes the ``|F|`` highest-scoring
+candidates subject to non-adjacency (the feasible ``|F|``-subset of largest total score; it
+is the plain top-``|F|`` whenever that is feasible). The runtime hook that recomputes the mask
+every epoch, logs it and keeps it in checkpoints is
+:class:`repl_mm.runtime.adaptive.AdaptiveRepLHook`.
+
+Cost (why Table XV's Adaptive-RepL uses more memory than fixed RepL): all blocks and their
+optimizer state stay, plus one computing layer per candidate; parameters are
+``P_E2E + sum_{candidates} a_r`` against fixed RepL's ``P_E2E - sum_{r in F} (P_r - a_r)``.
+
+State-dict keys: the blocks keep their stock keys (``layer3.3.conv1.weight``); a stage's
+computing layers sit under ``layer3.computing.<index>.`` (ViT: ``adaptive_layers.<index>.``).
+The mask is not in the state dict: the hook stores it in the checkpoint.
+
+Deploy: ``switch_to_deploy()`` first fixes the current mask (the backbone becomes the fixed
+RepL backbone of ``replace_blocks=<mask>``: selected blocks dropped, idle computing layers
+discarded) and then folds as usual; load the result with ``adaptive=False,
+replace_blocks=<mask>, deploy=True``.
+"""
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ['AdaptiveRepLStage', 'select_blocks', 'redundancy_scores', 'AdaptiveRepLMixin']
+
+
+def select_blocks(scores: Sequence[Dict[int, float]], count: int) -> List[List[int]]:
+    """The mask of eq. 34: exactly ``count`` candidate blocks, no two adjacent in a stage,
+    of largest total score.
+
+    Args:
+        scores (Sequence[dict[int, float]]): per stage, candidate block index -> score.
+        count (int): ``|F|``.
+
+    Returns:
+        list[list[int]]: the selected 0-based block indices, one sorted list per stage.
+
+    Raises:
+        ValueError: ``count`` blocks cannot be selected without two adjacent ones.
+    """
+    items = [(s, i, float(v)) for s, st in enumerate(scores) for i, v in sorted(st.items())]
+
+    def after(pos: int) -> int:  # the next item that taking ``pos`` leaves selectable
+        s, i, _ = items[pos]
+        nxt = pos + 1
+        if nxt < len(items) and items[nxt][0] == s and items[nxt][1] == i + 1:
+            nxt += 1
+        return nxt
+
+    @lru_cache(maxsize=None)
+    def best(pos: int, k: int) -> Optional[float]:
+        if k == 0:
+            return 0.0
+        if pos >= len(items):
+            return None
+        skip = best(pos + 1, k)
+        rest = best(after(pos), k - 1)
+        take = None if rest is None else items[pos][2] + rest
+        if take is None:
+            return skip
+        return take if skip is None or take >= skip else skip
+
+    if best(0, count) is None:
+        raise ValueError(f'cannot select {count} non-adjacent blocks from the candidates '
+                         f'{[sorted(st) for st in scores]} (eq. 34 needs |F| sites)')
+    chosen: List[List[int]] = [[] for _ in scores]
+    pos, k = 0, count
+    while k:
+        rest = best(after(pos), k - 1)
+        if rest is not None and items[pos][2] + rest == best(pos, k):
+            chosen[items[pos][0]].append(items[pos][1])
+            pos, k = after(pos), k - 1
+        else:
+            pos += 1
+    return chosen
+
+
+class AdaptiveRepLStage(nn.Module):
+    """A residual stage with all its blocks and a computing layer per candidate block.
+
+    Children: the blocks under their stock names ``'0'``, ``'1'``, ... and a ``ModuleDict``
+    ``computing`` with the candidate's computing layers under their block index. Indexing,
+    ``len`` and iteration see the blocks only (like the stock ``nn.Sequential``).
+
+    Args:
+        blocks (Sequence[nn.Module]): every block of the stage.
+        layers (dict[int, nn.Module]): computing layer per candidate block index.
+        selected (Sequence[int]): the initially replaced blocks.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module], layers: Dict[int, nn.Module],
+                 selected: Sequence[int] = ()) -> None:
+        super().__init__()
+        self.num_blocks = len(blocks)
+        for i, block in enumerate(blocks):
+            self.add_module(str(i), block)
+        self.computing = nn.ModuleDict(OrderedDict((str(i), m) for i, m in layers.items()))
+        self.selected: List[int] = []
+        self.set_selected(selected)
+
+    @property
+    def candidates(self) -> List[int]:
+        return sorted(int(k) for k in self.computing.keys())
+
+    def set_selected(self, selected: Sequence[int]) -> None:
+        """Sets the replaced blocks (candidates only, none adjacent)."""
+        idx = sorted(int(i) for i in selected)
+        bad = [i for i in idx if str(i) not in self.computing]
+        if bad:
+            raise ValueError(f'blocks {bad} have no computing layer; candidates: '
+                             f'{self.candidates}')
+        if any(b == a + 1 for a, b in zip(idx, idx[1:])):
+            raise ValueError(f'adjacent blocks selected: {idx}')
+        self.selected = idx
+
+    def blocks(self) -> List[nn.Module]:
+        return [self._modules[str(i)] for i in range(self.num_blocks)]
+
+    def __len__(self) -> int:
+        return self.num_blocks
+
+    def __iter__(self) -> Iterator[nn.Module]:
+        return iter(self.blocks())
+
+    def __getitem__(self, idx):
+        return self.blocks()[idx]
+
+    def to_fixed(self) -> nn.Sequential:
+        """The fixed-RepL stage of the current mask: the selected blocks dropped, their
+        computing layers in their place (the ``RepLStage`` of ``replace_blocks=mask``,
+        same keys), the idle computing layers discarded."""
+        from ..core.stage import RepLStage
+        blocks = self.blocks()
+        children = OrderedDict(
+            (str(i), self.computing[str(i)] if i in self.selected else b)
+            for i, b in enumerate(blocks))
+        return RepLStage(children) if self.selected else nn.Sequential(children)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Eq. 17 with the blocks of the current mask replaced by their computing layers."""
+        blocks = self.blocks()
+        for i, block in enumerate(blocks):
+            if i in self.selected:
+                x = self.computing[str(i)](x, blocks[i - 1], blocks[i + 1])
+            else:
+                x = block(x)
+        return x
+
+
+def _cosine(inp: Tensor, out: Tensor) -> Tensor:
+    """Per-sample cosine similarity of a block's input and output, flattened."""
+    return F.cosine_similarity(inp.flatten(1).float(), out.flatten(1).float(), dim=1)
+
+
+@torch.no_grad()
+def redundancy_scores(backbone: nn.Module, inputs: Tensor) -> List[Dict[int, float]]:
+    """Per-candidate redundancy score: mean input-output cosine similarity on ``inputs``.
+
+    Every block is run (the mask is lifted for this pass) in eval mode, without gradients;
+    the backbone's mask and train/eval mode are restored afterwards.
+
+    Args:
+        backbone (nn.Module): an adaptive RepL backbone (:class:`AdaptiveRepLMixin`).
+        inputs (Tensor): a batch of backbone inputs (images).
+
+    Returns:
+        list[dict[int, float]]: per stage, candidate block index -> score in [-1, 1].
+    """
+    sites = backbone.adaptive_sites()
+    blocks = backbone.adaptive_blocks()
+    sums: List[Dict[int, float]] = [dict() for _ in sites]
+    handles = []
+    for s, cands in enumerate(sites):
+        for i in cands:
+            def hook(module, args, output, s=s, i=i):
+                sums[s][i] = _cosine(args[0], output).mean().item()
+            handles.append(blocks[s][i].register_forward_hook(hook))
+    mask, was_training = backbone.adaptive_mask, backbone.training
+    try:
+        backbone.set_adaptive_mask([[] for _ in sites])
+        backbone.eval()
+        backbone(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        backbone.set_adaptive_mask(mask)
+        backbone.train(was_training)
+    return sums
+
+
+class AdaptiveRepLMixin:
+    """The ``adaptive=True`` behaviour shared by the ResNet and ViT RepL mixins.
+
+    The backbone calls :meth:`_attach_adaptive_stages` (ResNets) or
+    :meth:`_attach_adaptive_vit` (ViTs) at the end of its ``__init__``, after it computed
+    its fixed ``removal_plan``, which gives ``|F|`` and the initial mask.
+    """
+
+    adaptive: bool = False
+
+    # --- construction --------------------------------------------------------------------
+    def _attach_adaptive_stages(self, stage_names: Sequence[str], plan: Sequence[Sequence[int]],
+                                build: Callable[[nn.Module, nn.Module, nn.Module, int],
+                                                nn.Module]) -> None:
+        """Replaces each stage by an :class:`AdaptiveRepLStage` with a computing layer for
+        every candidate; ``build(prev, block, next, index)`` makes one (raising ValueError
+        where the neighbours do not fit, e.g. a Bottleneck stage's block 1)."""
+        for name, selected in zip(stage_names, plan):
+            blocks = list(getattr(self, name))
+            layers = {}
+            for i in range(1, len(blocks) - 1):
+                try:
+                    layers[i] = build(blocks[i - 1], blocks[i], blocks[i + 1], i)
+                except ValueError:
+                    continue  # not a candidate (the transition rule)
+            setattr(self, name, AdaptiveRepLStage(blocks, layers, selected))
+        self.adaptive_count = sum(len(p) for p in plan)
+
+    def _attach_adaptive_vit(self, plan: Sequence[int],
+                             build: Callable[[int], nn.Module]) -> None:
+        """Adds ``adaptive_layers``: a computing layer for every internal ViT block."""
+        self.adaptive_layers = nn.ModuleDict(OrderedDict(
+            (str(i), build(i)) for i in range(1, len(self.layers) - 1)))
+        self.adaptive_selected: List[int] = list(plan)
+        self.adaptive_count = len(plan)
+
+    # --- the mask --------------------------------------------------------------------------
+    def _adaptive_stages(self) -> List[AdaptiveRepLStage]:
+        return [getattr(self, n) for n in self.res_layers] if hasattr(self, 'res_layers') \
+            else []
+
+    def adaptive_sites(self) -> List[List[int]]:
+        """Candidate block indices per stage (one stage for a ViT)."""
+        if hasattr(self, 'adaptive_layers'):
+            return [sorted(int(k) for k in self.adaptive_layers.keys())]
+        return [st.candidates for st in self._adaptive_stages()]
+
+    def adaptive_blocks(self) -> List[List[nn.Module]]:
+        if hasattr(self, 'adaptive_layers'):
+            return [list(self.layers)]
+        return [st.blocks() for st in self._adaptive_stages()]
+
+    @property
+    def adaptive_mask(self) -> List[List[int]]:
+        """The replaced blocks per stage (eq. 34: ``|F|`` in total)."""
+        if hasattr(self, 'adaptive_layers'):
+            return [list(self.adaptive_selected)]
+        return [list(st.selected) for st in self._adaptive_stages()]
+
+    def set_adaptive_mask(self, mask: Sequence[Sequence[int]]) -> None:
+        """Sets the replaced blocks, one list per stage (a ViT has one stage).
+
+        Raises:
+            ValueError: wrong number of stages, a non-candidate or adjacent blocks.
+        """
+        sites = self.adaptive_sites()
+        if len(mask) != len(sites):
+            raise ValueError(f'adaptive mask needs one list per stage ({len(sites)}), '
+                             f'got {mask!r}')
+        if hasattr(self, 'adaptive_layers'):
+            idx = sorted(int(i) for i in mask[0])
+            if any(i not in sites[0] for i in idx) or \
+                    any(b == a + 1 for a, b in zip(idx, idx[1:])):
+                raise ValueError(f'adaptive mask {idx}: candidates are {sites[0]}, no two '
+                                 'adjacent')
+            self.adaptive_selected = idx
+            return
+        for st, sel in zip(self._adaptive_stages(), mask):
+            st.set_selected(sel)
+
+    def _fix_adaptive_mask(self) -> None:
+        """Turns the backbone into fixed RepL with ``replace_blocks`` = the current mask
+        (before a deploy fold): selected blocks dropped, idle computing layers discarded."""
+        if not self.adaptive:
+            return
+        mask = self.adaptive_mask
+        vit = hasattr(self, 'adaptive_layers')
+        if vit:
+            for i in mask[0]:
+                self.layers[i] = self.adaptive_layers[str(i)]
+            del self.adaptive_layers
+            self.removed_blocks = list(mask[0])
+        else:
+            for name in self.res_layers:
+                setattr(self, name, getattr(self, name).to_fixed())
+        self.removal_plan = [list(m) for m in mask]
+        self.replace_blocks = mask[0] if vit else mask
+        self.adaptive = False
+
+    def adaptive_select(self, scores: Sequence[Dict[int, float]]) -> List[List[int]]:
+        """Selects and sets the top-``|F|`` mask for ``scores`` (eq. 34); returns it."""
+        mask = select_blocks(scores, self.adaptive_count)
+        self.set_adaptive_mask(mask)
+        return mask
