@@ -39,7 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['AdaptiveRepLStage', 'select_blocks', 'redundancy_scores', 'AdaptiveRepLMixin']
+__all__ = ['AdaptiveRepLStage', 'select_blocks', 'redundancy_scores', 'AdaptiveRepLMixin',
+           'check_adaptive']
 
 
 def select_blocks(scores: Sequence[Dict[int, float]], count: int) -> List[List[int]]:
@@ -310,3 +311,22 @@ class AdaptiveRepLMixin:
         mask = select_blocks(scores, self.adaptive_count)
         self.set_adaptive_mask(mask)
         return mask
+
+
+def check_adaptive(adaptive: bool, remove_only: bool = False, deploy: bool = False) -> None:
+    """Validates the ``adaptive`` backbone argument against the other RepL switches.
+
+    Raises:
+        ValueError: ``adaptive`` is not a bool, or is combined with ``remove_only`` (nothing
+            would replace the masked blocks) or ``deploy`` (a deploy checkpoint is fixed
+            RepL: load it with ``adaptive=False, replace_blocks=<mask>``).
+    """
+    if not isinstance(adaptive, bool):
+        raise ValueError(f'adaptive must be True or False, got {adaptive!r}')
+    if adaptive and remove_only:
+        raise ValueError('adaptive=True replaces blocks by computing layers; it cannot be '
+                         'combined with remove_only=True')
+    if adaptive and deploy:
+        raise ValueError('adaptive=True cannot build a deploy form: a deployed Adaptive-RepL '
+                         'model is fixed RepL; load it with adaptive=False, '
+                         'replace_blocks=<the mask of its checkpoint>, deploy=True')

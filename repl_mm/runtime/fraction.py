@@ -44,7 +44,8 @@ def stage_layout(backbone: nn.Module) -> Tuple[List[int], List[bool], bool]:
 
 
 def _full_backbone(cfg: Config) -> nn.Module:
-    """The config's backbone with nothing removed, built on the meta device (shapes only)."""
+    """The config's backbone with nothing removed, built on the meta device (shapes only)
+    where it can be, on the CPU otherwise."""
     from .scope import setup_scope
     setup_scope(cfg)
     from mmengine.registry import MODELS
@@ -55,8 +56,13 @@ def _full_backbone(cfg: Config) -> nn.Module:
     if str(bb.get('type', '')).endswith('RepL'):
         bb['interval'] = None
     bb.pop('init_cfg', None)
-    with torch.device('meta'):
-        return MODELS.build(bb)
+    try:
+        with torch.device('meta'):
+            return MODELS.build(bb)
+    except RuntimeError as e:   # mmpretrain's ResNet calls .item() while building
+        if 'meta' not in str(e):
+            raise
+    return MODELS.build(bb)
 
 
 def fraction_replace_blocks(cfg: Config, fraction: float
