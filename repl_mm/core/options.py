@@ -32,8 +32,9 @@ REPL_ARGS_DOC = """
             no two adjacent.
         neighbours (str): neighbours that feed the synthesis: ``'both'`` (default),
             ``'prev'`` or ``'next'`` (Table VII).
-        coefficients (str): ``'separate'`` alpha and beta (default) or one ``'shared'``
-            coefficient with ``beta = 1 - alpha`` (Table XVI).
+        coefficients (str): ``'separate'`` alpha and beta (default), one ``'shared'``
+            coefficient with ``beta = 1 - alpha`` (Table XVI), or ``'fixed'``: constant
+            alpha = beta = 1/2, no trainable coefficient (Table VI "no weights").
         stop_grad (bool): stop-gradient on the neighbour tensors read by the synthesis
             (eq. 30). Default True.
         remove_only (bool): drop the blocks and insert nothing (Tables III-IV, "-25%

@@ -39,8 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.neighbours import forward_layer
+
 __all__ = ['AdaptiveRepLStage', 'select_blocks', 'redundancy_scores', 'AdaptiveRepLMixin',
-           'check_adaptive']
+           'check_adaptive', 'ADAPTIVE_ARGS_DOC']
 
 
 def select_blocks(scores: Sequence[Dict[int, float]], count: int) -> List[List[int]]:
@@ -155,14 +157,16 @@ class AdaptiveRepLStage(nn.Module):
             for i, b in enumerate(blocks))
         return RepLStage(children) if self.selected else nn.Sequential(children)
 
+    def active_layers(self) -> List[nn.Module]:
+        """The blocks with the selected ones replaced by their computing layers."""
+        return [self.computing[str(i)] if i in self.selected else b
+                for i, b in enumerate(self.blocks())]
+
     def forward(self, x: Tensor) -> Tensor:
         """Eq. 17 with the blocks of the current mask replaced by their computing layers."""
-        blocks = self.blocks()
-        for i, block in enumerate(blocks):
-            if i in self.selected:
-                x = self.computing[str(i)](x, blocks[i - 1], blocks[i + 1])
-            else:
-                x = block(x)
+        layers = self.active_layers()
+        for i in range(len(layers)):
+            x = forward_layer(layers, i, x)
         return x
 
 
@@ -242,6 +246,27 @@ class AdaptiveRepLMixin:
             (str(i), build(i)) for i in range(1, len(self.layers) - 1)))
         self.adaptive_selected: List[int] = list(plan)
         self.adaptive_count = len(plan)
+
+    def active_layers(self) -> List[nn.Module]:
+        """ViT: ``self.layers`` with the blocks of the mask replaced by their computing
+        layers (``self.layers`` itself when not adaptive)."""
+        layers = list(self.layers)
+        if getattr(self, 'adaptive', False):
+            for i in self.adaptive_selected:
+                layers[i] = self.adaptive_layers[str(i)]
+        return layers
+
+    def _log_adaptive(self, params_before: int) -> str:
+        """The build log line of an adaptive backbone (rank 0, mmengine logger)."""
+        from mmengine.logging import print_log
+        sites = self.adaptive_sites()
+        after = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        line = (f'{type(self).__name__}: Adaptive-RepL, all blocks kept, computing layers on '
+                f'{sum(map(len, sites))} candidate blocks {sites}, |F| = '
+                f'{self.adaptive_count} replaced per epoch (initial mask {self.adaptive_mask}), '
+                f'{params_before:,} -> {after:,} trainable params')
+        print_log(line, logger='current')
+        return line
 
     # --- the mask --------------------------------------------------------------------------
     def _adaptive_stages(self) -> List[AdaptiveRepLStage]:
@@ -330,3 +355,13 @@ def check_adaptive(adaptive: bool, remove_only: bool = False, deploy: bool = Fal
         raise ValueError('adaptive=True cannot build a deploy form: a deployed Adaptive-RepL '
                          'model is fixed RepL; load it with adaptive=False, '
                          'replace_blocks=<the mask of its checkpoint>, deploy=True')
+
+
+#: ``Args:`` text of the ``adaptive`` argument, appended to the backbones' RepL arguments.
+ADAPTIVE_ARGS_DOC = """\
+        adaptive (bool): Adaptive-RepL (§IV-D1h, eq. 34, Table XV): keep every block, attach
+            a computing layer to every internal block the rules allow, and replace the
+            ``|F|`` blocks (``|F|`` = the size of the interval / replace_blocks plan) of a
+            mask that ``repl_mm.runtime.adaptive.AdaptiveRepLHook`` selects every epoch
+            (:mod:`repl_mm.models.adaptive`). Default False.
+"""

@@ -17,15 +17,18 @@ from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ConvC
 from ..core.options import DEFAULT_INTERVAL, REPL_ARGS_DOC, RepLOptions
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
+from .adaptive import ADAPTIVE_ARGS_DOC, AdaptiveRepLMixin, check_adaptive
+from .stochastic_depth import STOCHASTIC_DEPTH_ARGS_DOC, apply_stochastic_depth, \
+    check_stochastic_depth
 from .summary import log_removal, trainable_params
 
 __all__ = ['RepLResNetMixin', 'ResNetV1cMixin', 'ResNetV1dMixin', 'REPL_RESNET_ARGS']
 
 #: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
-REPL_RESNET_ARGS = REPL_ARGS_DOC
+REPL_RESNET_ARGS = REPL_ARGS_DOC + ADAPTIVE_ARGS_DOC + STOCHASTIC_DEPTH_ARGS_DOC
 
 
-class RepLResNetMixin:
+class RepLResNetMixin(AdaptiveRepLMixin):
     """Mixin that applies the removal plan to a stock mm ResNet; put it before the ResNet
     class in the bases. See ``REPL_RESNET_ARGS`` for the arguments it adds."""
 
@@ -33,15 +36,19 @@ class RepLResNetMixin:
                  replace_blocks: Optional[Sequence[Sequence[int]]] = None,
                  neighbours: str = 'both', coefficients: str = 'separate',
                  stop_grad: bool = True, remove_only: bool = False, deploy: bool = False,
+                 adaptive: bool = False, stochastic_depth: Optional[dict] = None,
                  **kwargs) -> None:
         try:
             self.repl_options = RepLOptions(interval, replace_blocks, neighbours, coefficients,
                                             stop_grad, remove_only, deploy)
+            check_adaptive(adaptive, remove_only=remove_only, deploy=deploy)
+            p_last = check_stochastic_depth(stochastic_depth)
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
         super().__init__(*args, **kwargs)
         for name, value in self.repl_options.as_dict().items():
             setattr(self, name, value)  # the stock-style attributes (self.interval, ...)
+        self.adaptive, self.stochastic_depth = adaptive, stochastic_depth
         params_before = trainable_params(self)
         stages = [getattr(self, name) for name in self.res_layers]
         plan_arg = self.repl_options.plan_arg
@@ -50,11 +57,19 @@ class RepLResNetMixin:
                 [len(s) for s in stages], self.repl_options.plan_interval, replace_blocks)
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
+        if adaptive:  # every block kept, a computing layer per candidate (§IV-D1h)
+            self._attach_adaptive_stages(self.res_layers, self.removal_plan, lambda p, b, n, i:
+                                         self._computing_layer(p, b, n, i, 'adaptive'))
         for name, stage, removed in zip(self.res_layers, stages, self.removal_plan):
-            if removed:
+            if removed and not adaptive:
                 setattr(self, name, self._replace_stage(stage, removed, plan_arg))
+        if p_last is not None:  # Huang et al.'s stochastic depth (Table IX)
+            apply_stochastic_depth(self, p_last)
         if hasattr(self, '_freeze_stages'):
             self._freeze_stages()  # frozen stages also freeze their computing layers
+        if adaptive:
+            self._log_adaptive(params_before)
+            return
         log_removal(type(self).__name__, self.repl_options,
                     [f'{name}.{i}' for name, removed in zip(self.res_layers, self.removal_plan)
                      for i in removed],
@@ -114,7 +129,9 @@ class RepLResNetMixin:
 
         In eval mode the outputs stay equal (to float precision); the computing layers no
         longer read their neighbours. Like mmpretrain's ``RepVGG.switch_to_deploy``.
+        An Adaptive-RepL backbone first becomes the fixed RepL backbone of its mask.
         """
+        self._fix_adaptive_mask()
         for name in self.res_layers:
             stage = getattr(self, name)
             if isinstance(stage, RepLStage):

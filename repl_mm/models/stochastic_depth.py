@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ['StochasticDepthBlock', 'survival_probabilities', 'apply_stochastic_depth',
-           'check_stochastic_depth']
+           'check_stochastic_depth', 'STOCHASTIC_DEPTH_ARGS_DOC']
 
 
 def survival_probabilities(num_blocks: int, p_last: float) -> List[float]:
@@ -163,3 +163,13 @@ def apply_stochastic_depth(backbone: nn.Module, p_last: float) -> List[float]:
             norm.register_forward_hook(_ScaleInEval(block.sd_survival))
         offset += length
     return probs
+
+
+#: ``Args:`` text of the ``stochastic_depth`` argument of the ResNet backbones.
+STOCHASTIC_DEPTH_ARGS_DOC = """\
+        stochastic_depth (dict, optional): ``dict(p_last=0.5)``: stochastic depth as Huang
+            et al. (2016) ran it (Table IX): block ``l`` of ``L`` survives a mini-batch with
+            ``p_l = 1 - (l / L)(1 - p_last)``, a dropped residual branch is not computed, eval
+            scales each branch by ``p_l`` (:mod:`repl_mm.models.stochastic_depth`; computing
+            layers are never dropped). Default None.
+"""

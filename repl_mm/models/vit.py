@@ -31,15 +31,16 @@ from ..core.neighbours import fold_layers, forward_layer
 from ..core.options import DEFAULT_INTERVAL, TRANSFORMER_REPL_ARGS_DOC, TransformerRepLOptions
 from ..core.plan import removal_plan
 from ..core.vit import ViTComputingLayer, transformer_block_parts
+from .adaptive import ADAPTIVE_ARGS_DOC, AdaptiveRepLMixin, check_adaptive
 from .summary import log_removal, trainable_params
 
 __all__ = ['RepLViTMixin', 'VisionTransformerRepL', 'REPL_VIT_ARGS']
 
 #: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
-REPL_VIT_ARGS = TRANSFORMER_REPL_ARGS_DOC
+REPL_VIT_ARGS = TRANSFORMER_REPL_ARGS_DOC + ADAPTIVE_ARGS_DOC
 
 
-class RepLViTMixin:
+class RepLViTMixin(AdaptiveRepLMixin):
     """Mixin applying the removal plan to mmpretrain's ``VisionTransformer``; put it before
     that class in the bases. See ``REPL_VIT_ARGS`` for the arguments it adds."""
 
@@ -48,16 +49,19 @@ class RepLViTMixin:
                  synthesis_branches: Sequence[str] = ('attn', 'mlp'),
                  head_wise: bool = False, neighbours: str = 'both',
                  coefficients: str = 'separate', stop_grad: bool = True,
-                 remove_only: bool = False, deploy: bool = False, **kwargs) -> None:
+                 remove_only: bool = False, deploy: bool = False, adaptive: bool = False,
+                 **kwargs) -> None:
         try:
             self.repl_options = TransformerRepLOptions(
                 interval, replace_blocks, neighbours, coefficients, stop_grad, remove_only,
                 deploy, synthesis_branches, head_wise)
+            check_adaptive(adaptive, remove_only=remove_only, deploy=deploy)
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
         super().__init__(*args, **kwargs)
         for name, value in self.repl_options.as_dict().items():
             setattr(self, name, value)  # the stock-style attributes (self.interval, ...)
+        self.adaptive = adaptive
         params_before = trainable_params(self)
         plan_arg = self.repl_options.plan_arg
         try:
@@ -67,11 +71,17 @@ class RepLViTMixin:
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
         self.removed_blocks: List[int] = self.removal_plan[0]
-        for i in self.removed_blocks:
+        if adaptive:  # every block kept, a computing layer per internal block (§IV-D1h)
+            self._attach_adaptive_vit(self.removed_blocks,
+                                      lambda i: self._computing_layer(i, 'adaptive'))
+        for i in ([] if adaptive else self.removed_blocks):
             self.layers[i] = (nn.Identity() if remove_only else
                               self._computing_layer(i, plan_arg))
         if self.frozen_stages > 0:
             self._freeze_stages()  # frozen stages also freeze their computing layers
+        if adaptive:
+            self._log_adaptive(params_before)
+            return
         log_removal(type(self).__name__, self.repl_options,
                     [f'layers.{i}' for i in self.removed_blocks], len(self.layers),
                     params_before, trainable_params(self))
@@ -110,7 +120,7 @@ class RepLViTMixin:
         x = self.drop_after_pos(x)
         x = self.pre_norm(x)
 
-        layers = list(self.layers)
+        layers = self.active_layers()  # the blocks, with Adaptive-RepL's mask applied
         outs = []
         for i in range(len(layers)):
             x = forward_layer(layers, i, x)
@@ -125,7 +135,9 @@ class RepLViTMixin:
 
         In eval mode the outputs stay equal (to float precision) and the computing layers no
         longer read their neighbours. Like mmpretrain's ``RepVGG.switch_to_deploy``.
+        An Adaptive-RepL backbone first becomes the fixed RepL backbone of its mask.
         """
+        self._fix_adaptive_mask()
         fold_layers(list(self.layers))
         self.deploy = True
 

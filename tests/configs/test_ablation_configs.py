@@ -59,6 +59,8 @@ EXPECTED = _expected()
 def _load_cached(rel: str) -> Config:
     return Config.fromfile(osp.join(CONFIGS, rel + '.py'))
 
+MISSING = object()  # a key absent from one config differs even from a None value
+
 
 def _load(rel: str) -> Config:
     """A config (parsed once per session: mmengine's parsing of ``mmpretrain::`` bases is
@@ -104,7 +106,7 @@ def test_differs_from_parent_only_in_the_ablation_and_builds(name):
     parent, changes = EXPECTED[name]
     a = _flatten(_load(parent).to_dict())
     b = _flatten(_load('ablations/' + name).to_dict())
-    diff = {k for k in set(a) | set(b) if _norm(a.get(k)) != _norm(b.get(k))}
+    diff = {k for k in set(a) | set(b) if _norm(a.get(k, MISSING)) != _norm(b.get(k, MISSING))}
     assert diff == set(changes), (name, diff)
     for key, value in changes.items():
         assert _norm(b[key]) == _norm(value), (key, b[key])

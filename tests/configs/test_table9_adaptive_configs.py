@@ -33,6 +33,8 @@ ADAPTIVE_KEYS = {BB + 'adaptive': True, 'find_unused_parameters': True,
 ADAPTIVE = {f'{stem}_adaptive': (stem, ADAPTIVE_KEYS)
             for stem in ('cifar-resnet32_repl_cifar10', 'vit-tiny-p8_repl_cifar10')}
 
+MISSING = object()  # a key absent from one config differs even from a None value
+
 
 def _load(rel: str) -> Config:
     return Config.fromfile(osp.join(CONFIGS, rel + '.py'))
@@ -77,7 +79,7 @@ def test_differs_only_in_the_addition_and_builds(folder, name):
     a = _flatten(_load(parent).to_dict())
     cfg = _load(f'{folder}/{name}')
     b = _flatten(cfg.to_dict())
-    diff = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    diff = {k for k in set(a) | set(b) if a.get(k, MISSING) != b.get(k, MISSING)}
     assert diff == set(changes), diff
     for k, v in changes.items():
         assert b[k] == v, k

@@ -68,7 +68,7 @@ def test_resnet32_adaptive_structure_and_parameters():
     # fixed RepL: 3 blocks of 2 * 9 C^2 + 4C (eq. 43) replaced by 4C
     removed = sum(2 * 9 * c * c for c in (16, 32, 64))
     assert _params(fixed) == _params(e2e) - removed
-    assert _params(ada) - _params(fixed) == removed + 2 * sum(per_site)
+    assert _params(ada) - _params(fixed) == removed + 3 * sum(per_site)
     # stock block keys stay; computing layers under <stage>.computing.<index>
     keys = set(ada.state_dict())
     assert set(e2e.state_dict()) <= keys
@@ -149,13 +149,11 @@ def test_bottleneck_candidates_skip_block_1():
 
 
 def test_vit_adaptive():
-    cfg = dict(type='VisionTransformerRepL', img_size=32, patch_size=8, interval=4,
+    cfg = dict(img_size=32, patch_size=8,
                arch=dict(embed_dims=48, num_layers=12, num_heads=4, feedforward_channels=96))
     torch.manual_seed(0)
     e2e = _build(dict(cfg, type='VisionTransformer'))
-    for k in ('interval', ):
-        cfg.pop(k)
-    ada = _build(dict(cfg, interval=4, adaptive=True))
+    ada = _build(dict(cfg, type='VisionTransformerRepL', interval=4, adaptive=True))
     assert ada.adaptive_sites() == [list(range(1, 11))] and ada.adaptive_mask == [[3, 7]]
     assert len(ada.layers) == 12
     # 12 blocks kept, 10 computing layers with 2 scalar coefficients each (eq. 50)

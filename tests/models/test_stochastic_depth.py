@@ -77,7 +77,7 @@ def test_dropped_branch_is_not_computed():
     bb.train()
     x = torch.randn(2, 3, 16, 16)
     target = bb.layer2[0]            # the transition block: projection shortcut
-    other = bb.layer2[1]
+
     with FlopCounterMode(display=False) as full:
         for b in _blocks(bb):
             b.sd_survival = 1.0      # nothing dropped
@@ -98,7 +98,6 @@ def test_dropped_branch_is_not_computed():
     # a dropped block outputs ReLU(shortcut)
     y = bb.layer1(bb.relu(bb.norm1(bb.conv1(x))))
     torch.testing.assert_close(target(y), F.relu(target.downsample(y)))
-    assert other.sd_survival < 1
 
 
 def test_drop_rate_follows_survival_probability():
@@ -156,7 +155,8 @@ def test_eval_scales_the_branch_by_survival():
 def test_deploy_keeps_eval_scaling():
     torch.manual_seed(0)
     bb = _build(dict(type='CifarResNetRepL', depth=20, replace_blocks=[[1], [1], [1]],
-                     stochastic_depth=dict(p_last=0.5))).eval()
+                     stochastic_depth=dict(p_last=0.5)))
+    bb.eval()
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         ref = bb(x)
