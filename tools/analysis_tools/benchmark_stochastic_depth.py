@@ -51,7 +51,9 @@ def build(cfg: dict, device):
     import repl_mm  # noqa: F401  registers the backbones
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(cfg)
-    return model.to(device).train(), torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.to(device)
+    model.train()  # mmpretrain's ResNet.train() returns None: no chaining
+    return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
 
 def step_fn(model, opt, x):
