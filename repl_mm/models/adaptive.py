@@ -33,7 +33,7 @@ replace_blocks=<mask>, deploy=True``.
 """
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F

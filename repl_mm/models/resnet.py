@@ -18,8 +18,11 @@ from ..core.options import DEFAULT_INTERVAL, REPL_ARGS_DOC, RepLOptions
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
 from .adaptive import ADAPTIVE_ARGS_DOC, AdaptiveRepLMixin, check_adaptive
-from .stochastic_depth import STOCHASTIC_DEPTH_ARGS_DOC, apply_stochastic_depth, \
-    check_stochastic_depth
+from .stochastic_depth import (
+    STOCHASTIC_DEPTH_ARGS_DOC,
+    apply_stochastic_depth,
+    check_stochastic_depth,
+)
 from .summary import log_removal, trainable_params
 
 __all__ = ['RepLResNetMixin', 'ResNetV1cMixin', 'ResNetV1dMixin', 'REPL_RESNET_ARGS']

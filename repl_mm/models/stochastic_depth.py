@@ -45,7 +45,7 @@ def survival_probabilities(num_blocks: int, p_last: float) -> List[float]:
         num_blocks (int): ``L``, residual blocks of the whole network.
         p_last (float): ``p_L``, survival probability of the last block, in ``(0, 1]``.
     """
-    return [1 - (l / num_blocks) * (1 - p_last) for l in range(1, num_blocks + 1)]
+    return [1 - (depth / num_blocks) * (1 - p_last) for depth in range(1, num_blocks + 1)]
 
 
 def check_stochastic_depth(stochastic_depth: Optional[dict]) -> Optional[float]:
@@ -156,10 +156,10 @@ def apply_stochastic_depth(backbone: nn.Module, p_last: float) -> List[float]:
         for name, block in stage._modules.items():
             if not name.isdigit() or not hasattr(block, 'downsample'):
                 continue  # computing layers (no shortcut module) and non-block children
-            l = offset + int(name) + 1
+            depth = offset + int(name) + 1   # l of Huang et al., 1-based over the network
             norm = _last_norm(block)
             block.__class__ = _sd_class(type(block))
-            block.sd_index, block.sd_survival = l, probs[l - 1]
+            block.sd_index, block.sd_survival = depth, probs[depth - 1]
             norm.register_forward_hook(_ScaleInEval(block.sd_survival))
         offset += length
     return probs

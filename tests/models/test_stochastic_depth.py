@@ -8,8 +8,12 @@ from mmengine.registry import DefaultScope
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from repl_mm.models.stochastic_depth import (StochasticDepthBlock, apply_stochastic_depth,
-                                             check_stochastic_depth, survival_probabilities)
+from repl_mm.models.stochastic_depth import (
+    StochasticDepthBlock,
+    apply_stochastic_depth,
+    check_stochastic_depth,
+    survival_probabilities,
+)
 
 
 def _build(cfg: dict) -> nn.Module:
