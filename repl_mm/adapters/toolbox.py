@@ -16,8 +16,8 @@ __all__ = ['Toolbox', 'TOOLBOX_SCOPES', 'AVAILABLE', 'get_toolbox', 'import_adap
            'set_draw_hook']
 
 #: Every toolbox repl_mm serves: config ``default_scope`` -> importable package.
-TOOLBOX_SCOPES: Dict[str, str] = {'mmpretrain': 'mmpretrain', 'mmdet': 'mmdet',
-                                  'mmseg': 'mmseg'}
+TOOLBOX_SCOPES: Dict[str, str] = {'mmdet': 'mmdet', 'mmseg': 'mmseg',
+                                  'mmpretrain': 'mmpretrain'}
 #: The scopes whose toolbox is installed and whose adapter has been imported.
 AVAILABLE: List[str] = []
 

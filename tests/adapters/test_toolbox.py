@@ -21,7 +21,7 @@ def test_descriptors():
 
 
 def test_unknown_scope_names_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"one of \('mmpretrain', 'mmdet', 'mmseg'\), "
+    with pytest.raises(ValueError, match=r"one of \('mmdet', 'mmseg', 'mmpretrain'\), "
                                          r"got 'mmocr'"):
         get_toolbox('mmocr')
 
