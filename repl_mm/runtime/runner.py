@@ -18,7 +18,9 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .config_checks import check_sync_bn, warn_unknown_cfg_options
 from .dist import setup_distributed
+from .hooks import add_default_hooks
 from .scope import setup_scope
 
 __all__ = ['load_config', 'merge_train_args', 'merge_test_args', 'build_runner',
@@ -46,6 +48,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if scope == 'mmpretrain':  # mmpretrain's train.py/test.py set these before cfg-options
         _mmpretrain_dataloader_defaults(cfg)
     if cfg_options:
+        warn_unknown_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
@@ -195,7 +198,12 @@ def add_result_dump(runner: Runner, out: Optional[str]) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The toolbox's Runner (``runner_type`` if the config names one, else mmengine's)."""
+    """The toolbox's Runner (``runner_type`` if the config names one, else mmengine's), with
+    ``NonFiniteLossHook`` and ``RNGStateHook`` added when the config lacks them
+    (:mod:`repl_mm.runtime.hooks`); SyncBN in a CPU multi-process run is refused
+    (:func:`repl_mm.runtime.config_checks.check_sync_bn`)."""
+    add_default_hooks(cfg)
+    check_sync_bn(cfg)
     if cfg.default_scope == 'mmdet' and 'DYNAMO_CACHE_SIZE_LIMIT' in os.environ:
         from mmdet.utils import setup_cache_size_limit_of_dynamo
         setup_cache_size_limit_of_dynamo()
