@@ -18,6 +18,7 @@ it. A user who trusts a file holding other objects can allowlist them with
 ``torch.serialization.add_safe_globals`` before loading; nothing here falls back to unsafe loading.
 """
 import collections
+import contextlib
 import io
 import logging
 import os
@@ -25,7 +26,7 @@ import os.path as osp
 import pickle
 import re
 from tempfile import TemporaryDirectory
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -103,14 +104,23 @@ def _builtin_globals() -> List[Any]:
 MMENGINE_SAFE_GLOBALS: List[Any] = _builtin_globals() + _numpy_globals() + _mmengine_globals()
 
 
-def safe_globals():
-    """Context manager allowlisting :data:`MMENGINE_SAFE_GLOBALS` for ``weights_only`` loads."""
-    return torch.serialization.safe_globals(list(MMENGINE_SAFE_GLOBALS))
+@contextlib.contextmanager
+def safe_globals() -> Iterator[None]:
+    """Context manager allowlisting :data:`MMENGINE_SAFE_GLOBALS` for ``weights_only`` loads.
+
+    Adds only the entries torch does not list yet and removes only those on exit (torch's own
+    ``safe_globals`` context removes every entry it was given, which would undo the process-wide
+    registration of :func:`install_safe_checkpoint_loading`).
+    """
+    current = torch.serialization.get_safe_globals()
+    missing = [g for g in MMENGINE_SAFE_GLOBALS if g not in current]
+    with torch.serialization.safe_globals(missing):
+        yield
 
 
 _REFUSAL_PATTERN = re.compile(
     r'Unsupported global|was not an allowed global|Unsupported class|Can only build Tensor|'
-    r'builtins\.getattr called as')
+    r'builtins\.getattr called as', re.IGNORECASE)
 _GLOBAL_NAME = re.compile(r'GLOBAL ([\w.]+)')
 
 #: the first bytes of every file ``torch.save`` writes: a zip archive (torch >= 1.6) or a pickle
@@ -342,6 +352,9 @@ def _history_buffer_setstate(self: HistoryBuffer, state: dict) -> None:
 
 
 _INSTALLED = False
+#: mmengine's functions replaced by :func:`install_safe_checkpoint_loading` (for tests that
+#: show what they would do)
+MMENGINE_ORIGINALS: dict = {}
 
 
 def is_installed() -> bool:
@@ -379,6 +392,10 @@ def install_safe_checkpoint_loading() -> None:
     check_source(ckpt_mod.load_from_ceph, 'load_from_ceph')
     check_source(HistoryBuffer.__setstate__, 'HistoryBuffer.__setstate__')
     CheckpointLoader = ckpt_mod.CheckpointLoader
+    MMENGINE_ORIGINALS.update(
+        load_from_local=ckpt_mod.load_from_local, load_from_openmmlab=ckpt_mod.load_from_openmmlab,
+        load_from_pavi=ckpt_mod.load_from_pavi, load_from_ceph=ckpt_mod.load_from_ceph,
+        load_url=ckpt_mod.load_url, history_buffer_setstate=HistoryBuffer.__setstate__)
 
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
     CheckpointLoader.register_scheme(prefixes=('open-mmlab://', 'openmmlab://'),
