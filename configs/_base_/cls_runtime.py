@@ -2,6 +2,11 @@
 
 Inherits mmpretrain's ``default_runtime`` and adds what every config of this repository
 needs: ``custom_imports`` that registers the RepL backbones (``repl_mm``) and the SVHN /
+
+# Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
+# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
 STL-10 dataset classes (``repl_mm.datasets``) in mmpretrain's registries.
 """
 _base_ = 'mmpretrain::_base_/default_runtime.py'
