@@ -15,7 +15,8 @@ toolboxes' own tools get them too.
 import logging
 import math
 import random
-from typing import Any, Dict, Iterator, List, Optional
+from functools import partial
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -121,6 +122,50 @@ def set_rng_state(state: Dict[str, Any]) -> None:
                       logger='current', level=logging.WARNING)
         for i in range(n):
             torch.cuda.set_rng_state(cuda[i], i)
+
+
+def _data_seeds(loader: Any) -> Tuple[Optional[int], Optional[int]]:
+    """The seed of the loader's sampler and of its workers (mmengine's ``worker_init_fn``)."""
+    sampler_seed = getattr(getattr(loader, 'sampler', None), 'seed', None)
+    init_fn = getattr(loader, 'worker_init_fn', None)
+    worker_seed = init_fn.keywords.get('seed') if isinstance(init_fn, partial) else None
+    return (sampler_seed if isinstance(sampler_seed, int) else None,
+            worker_seed if isinstance(worker_seed, int) else None)
+
+
+def _restore_data_seeds(loop: Any, state: Dict[str, Any], epoch_based: bool) -> None:
+    """Gives the sampler and the workers the checkpointed run's seeds.
+
+    With ``randomness.seed=None`` every run draws its own seed, and mmengine builds the
+    sampler (and the workers' ``worker_init_fn``) with it before resuming, so the resumed run
+    would shuffle and augment differently from the run it continues.
+    """
+    loader = loop.dataloader
+    sampler = getattr(loader, 'sampler', None)
+    saved_sampler, saved_worker = state.get('sampler_seed'), state.get('worker_seed')
+    current_sampler, current_worker = _data_seeds(loader)
+    changed = []
+    if saved_sampler is not None and current_sampler is not None \
+            and saved_sampler != current_sampler:
+        sampler.seed = saved_sampler
+        if hasattr(sampler, 'indices') and hasattr(sampler, '_indices_of_rank'):
+            sampler.indices = sampler._indices_of_rank()  # InfiniteSampler: a new generator
+        changed.append(f'sampler seed {current_sampler} -> {saved_sampler}')
+    if saved_worker is not None and current_worker is not None \
+            and saved_worker != current_worker:
+        init_fn = loader.worker_init_fn
+        loader.worker_init_fn = partial(init_fn.func, *init_fn.args,
+                                        **dict(init_fn.keywords, seed=saved_worker))
+        changed.append(f'worker seed {current_worker} -> {saved_worker}')
+    if not changed:
+        return
+    print_log('Resumed the data order and augmentation seeds of the checkpointed run ('
+              + ', '.join(changed) + ').', logger='current')
+    if not epoch_based and hasattr(loop, 'dataloader_iterator'):
+        # the iteration-based loop made its iterator (and started its workers) with the old
+        # seeds when it was built
+        from mmengine.runner.loops import _InfiniteDataloaderIterator
+        loop.dataloader_iterator = _InfiniteDataloaderIterator(loader)
 
 
 class _RestoreAfter:
@@ -232,9 +277,11 @@ class RNGStateHook(Hook):
         # a save from inside validation (save_best) stores the training stream's state
         state = self._train_state if self._train_state is not None else get_rng_state()
         by_epoch = self._epoch_based(runner)
+        sampler_seed, worker_seed = _data_seeds(runner.train_loop.dataloader)
         checkpoint['rng_state'] = dict(
             state, batch_in_epoch=self._batch_in_epoch if by_epoch else 0,
-            epoch_based=by_epoch, world_size=int(getattr(runner, 'world_size', 1)))
+            epoch_based=by_epoch, world_size=int(getattr(runner, 'world_size', 1)),
+            sampler_seed=sampler_seed, worker_seed=worker_seed)
 
     # -- restoring ------------------------------------------------------------------------
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -253,6 +300,7 @@ class RNGStateHook(Hook):
         if state is None:
             return
         loop = runner.train_loop
+        _restore_data_seeds(loop, state, self._epoch_based(runner))
         if self._epoch_based(runner):
             self._warn_persistent_workers(loop)
             skip = int(state.get('batch_in_epoch', 0))

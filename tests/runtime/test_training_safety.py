@@ -219,3 +219,22 @@ def test_iteration_based_resume_is_bit_exact(tmp_path, num_workers):
         _crash(ctl, 'cut_ctl', kill_at_iter=8, default_hooks=False, **its)
         _train(ctl, 'resumed_ctl', resume=True, default_hooks=False, **its)
         assert _differs(_weights(ctl / 'iter_10.pth'), _weights(full / 'iter_10.pth'))
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iter'])
+def test_resume_without_seed_continues_the_same_run(tmp_path, loop):
+    """randomness.seed=None: every run draws its own seed, and mmengine builds the sampler with
+    it before resuming. Resuming from a checkpoint of an uninterrupted run must still end with
+    that run's weights (same data order, same augmentation)."""
+    import shutil
+    kw = dict(max_epochs=3, seed=None, num_workers=1) if loop == 'epoch' else \
+        dict(max_iters=10, interval=3, seed=None, num_workers=1)
+    first = 'epoch_1.pth' if loop == 'epoch' else 'iter_6.pth'
+    last = 'epoch_3.pth' if loop == 'epoch' else 'iter_10.pth'
+    full = tmp_path / 'full'
+    _train(full, 'full', **kw)
+    work = tmp_path / 'work'
+    work.mkdir()
+    shutil.copy(full / first, work / first)
+    _train(work, 'resumed', resume=True, **kw)
+    _assert_equal_weights(_weights(work / last), _weights(full / last))

@@ -11,6 +11,7 @@ import os
 import random
 import signal
 import sys
+from typing import Optional
 
 import numpy as np
 import torch
@@ -114,7 +115,8 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
                  nan_at_iter: int = -1, kill_at_iter: int = 0, sigkill: bool = False,
                  num_workers: int = 0,
                  persistent_workers: bool = False, val: bool = False, save_best: bool = False,
-                 default_hooks: bool = True, by_epoch_ckpt: bool = True) -> Runner:
+                 default_hooks: bool = True, by_epoch_ckpt: bool = True,
+                 seed: Optional[int] = 0) -> Runner:
     """A Runner on :class:`AugmentedToySet` (batch 4: 4 iterations per epoch).
 
     Args:
@@ -167,7 +169,7 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
         train_dataloader=loader, train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
         default_hooks=dict(checkpoint=ckpt, logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=hooks, randomness=dict(seed=0), resume=resume,
+        custom_hooks=hooks, randomness=dict(seed=seed), resume=resume,
         env_cfg=dict(dist_cfg=dict(backend='gloo')), log_level='WARNING', **kwargs)
 
 
