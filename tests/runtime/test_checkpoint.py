@@ -2,7 +2,6 @@
 weights_only=True; a file carrying any other pickled object is refused before its code runs."""
 import collections
 import os
-import pickle
 
 import numpy as np
 import pytest

@@ -50,7 +50,8 @@ def test_load_config_warns(monkeypatch, tmp_path):
 def test_sync_bn_paths():
     model = dict(backbone=dict(norm_cfg=dict(type='SyncBN', requires_grad=True)),
                  decode_head=dict(norm_cfg=dict(type='SyncBN')),
-                 auxiliary_head=[dict(norm_cfg=dict(type='BN')), dict(norm_cfg=dict(type='SyncBN'))])
+                 auxiliary_head=[dict(norm_cfg=dict(type='BN')),
+                                 dict(norm_cfg=dict(type='SyncBN'))])
     assert sync_bn_paths(model) == [('model.backbone.norm_cfg', 'SyncBN'),
                                     ('model.decode_head.norm_cfg', 'SyncBN'),
                                     ('model.auxiliary_head.1.norm_cfg', 'SyncBN')]

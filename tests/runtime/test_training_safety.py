@@ -153,7 +153,8 @@ def test_nan_loss_stops_with_error_and_keeps_good_checkpoints(tmp_path):
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith('repl_mm.runtime.hooks.NonFiniteLossError: Non-finite loss at '
-                           'iteration 6 (epoch 2): loss=nan, loss_cls=nan (finite terms: loss_reg='), last
+                           'iteration 6 (epoch 2): loss=nan, loss_cls=nan (finite terms: '
+                           'loss_reg='), last
     assert f'last good checkpoint is kept: {work / "epoch_1.pth"}' in last
     assert "dict(type='NonFiniteLossHook', enabled=False)" in last
     names = sorted(n for n in os.listdir(work) if n.endswith('.pth'))
