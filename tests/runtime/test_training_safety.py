@@ -97,6 +97,22 @@ def test_kill_during_save_keeps_previous_checkpoint_and_resume_matches(tmp_path,
     assert not [n for n in names if '.tmp-' in n]  # the stale temporary file is gone
 
 
+def test_kill_during_best_save_keeps_previous_best(tmp_path, reference):
+    """save_best: mmengine deletes the previous best checkpoint before writing the new one."""
+    work = tmp_path / 'work'
+    proc = _subprocess(work_dir=str(work), name='killed_best', max_keep_ckpts=1,
+                       kill_during_save_of='best_toy_score_epoch_2.pth', **EPOCHS)
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    names = sorted(n for n in os.listdir(work) if n.endswith('.pth'))
+    assert names == ['best_toy_score_epoch_1.pth', 'epoch_2.pth']
+    _assert_equal_weights(_weights(work / 'best_toy_score_epoch_1.pth'), reference[1])
+    _assert_equal_weights(_weights(work / 'epoch_2.pth'), reference[2])
+    _train(work, 'resumed_best', resume=True, max_keep_ckpts=1, **EPOCHS)
+    _assert_equal_weights(_weights(work / 'epoch_3.pth'), reference[3])
+    names = sorted(n for n in os.listdir(work) if n.endswith('.pth'))
+    assert names == ['best_toy_score_epoch_3.pth', 'epoch_3.pth']
+
+
 def test_truncated_newest_checkpoint_resumes_from_previous(tmp_path, reference, caplog):
     work = tmp_path / 'work'
     _crash(work, 'cut', kill_at_iter=10, **EPOCHS)  # after epoch 2, in epoch 3
@@ -158,7 +174,7 @@ def test_nan_loss_stops_with_error_and_keeps_good_checkpoints(tmp_path):
     assert f'last good checkpoint is kept: {work / "epoch_1.pth"}' in last
     assert "dict(type='NonFiniteLossHook', enabled=False)" in last
     names = sorted(n for n in os.listdir(work) if n.endswith('.pth'))
-    assert names == ['best_toy_neg_loss_epoch_1.pth', 'epoch_1.pth']
+    assert names == ['best_toy_score_epoch_1.pth', 'epoch_1.pth']
     for name in names:
         assert all(torch.isfinite(v).all() for v in _weights(work / name).values())
     assert (work / 'last_checkpoint').read_text() == str(work / 'epoch_1.pth')
