@@ -301,23 +301,37 @@ class RNGStateHook(Hook):
             return
         loop = runner.train_loop
         _restore_data_seeds(loop, state, self._epoch_based(runner))
+        restore = self._restorer(runner, state)
         if self._epoch_based(runner):
             self._warn_persistent_workers(loop)
             skip = int(state.get('batch_in_epoch', 0))
             if skip == 0:
-                set_rng_state(state)
+                restore()
                 return
             print_log(f'The checkpoint was saved after batch {skip} of epoch '
                       f'{runner.epoch + 1}: skipping those batches.', logger='current')
             self._patched_loader = loop.dataloader
-            loop.dataloader = _RestoreAfter(loop.dataloader, skip,
-                                            lambda: set_rng_state(state))
+            loop.dataloader = _RestoreAfter(loop.dataloader, skip, restore)
             return
         if getattr(loop, 'iter', 0) > 0 and hasattr(loop, 'dataloader_iterator'):
             loop.dataloader_iterator = _RestoreAtCall(loop, loop.dataloader_iterator, loop.iter,
-                                                      lambda: set_rng_state(state))
+                                                      restore)
         else:
-            set_rng_state(state)
+            restore()
+
+    @staticmethod
+    def _restorer(runner, state: Dict[str, Any]):
+        """``set_rng_state(state)`` on rank 0; other ranks keep mmengine's seeding (the
+        checkpoint holds rank 0's generators only -- copying them to every rank would make the
+        ranks' random streams identical)."""
+        from mmengine.dist import get_rank, get_world_size
+        if get_world_size() > 1:
+            if get_rank() != 0:
+                return lambda: None
+            print_log('Multi-process run: the random state of the checkpoint is rank 0\'s and '
+                      'is restored on rank 0 only; the other ranks are not bit-exact.',
+                      logger='current', level=logging.WARNING)
+        return lambda: set_rng_state(state)
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
