@@ -8,7 +8,9 @@ Same command line as the toolboxes' ``tools/train.py``::
 
 RepL backbones (``type='ResNetRepL'`` ...) always resolve, checkpoints are loaded with
 ``weights_only=True`` (a file carrying other pickled objects is refused), and the pytorch/slurm
-launchers also run on machines without GPUs. See :mod:`repl_mm.runtime`.
+launchers also run on machines without GPUs. Checkpoints are saved atomically, ``--resume``
+falls back to the newest checkpoint that loads, a NaN/inf loss stops training (exit code 1) and
+resuming restores the random state (docs/training.md). See :mod:`repl_mm.runtime`.
 """
 import argparse
 import os
