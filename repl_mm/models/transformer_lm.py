@@ -279,11 +279,11 @@ class TransformerLM(BaseModel):
                 ``{'nll_sum': summed negative log-likelihood (float64), 'num_tokens': targets}``
                 for :class:`repl_mm.evaluation.Perplexity`.
         """
+        if mode not in ('tensor', 'loss', 'predict'):
+            raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")
         logits = self.logits(inputs)
         if mode == 'tensor':
             return logits
-        if mode not in ('loss', 'predict'):
-            raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")
         if data_samples is None or data_samples.shape != inputs.shape:
             raise ValueError(f'mode={mode!r} needs data_samples: (B, T) targets like inputs '
                              f'{tuple(inputs.shape)}')
@@ -295,6 +295,14 @@ class TransformerLM(BaseModel):
         sums = nll.double().sum(1).cpu()
         counts = valid.sum(1).cpu()
         return [{'nll_sum': float(s), 'num_tokens': int(c)} for s, c in zip(sums, counts)]
+
+    def loss(self, inputs: Tensor, data_samples: Tensor) -> Dict[str, Tensor]:
+        """``forward(inputs, data_samples, mode='loss')`` (the toolboxes' ``model.loss``)."""
+        return self(inputs, data_samples, mode='loss')
+
+    def predict(self, inputs: Tensor, data_samples: Tensor) -> List[dict]:
+        """``forward(inputs, data_samples, mode='predict')``."""
+        return self(inputs, data_samples, mode='predict')
 
 
 def _preprocessor(cfg: Optional[Union[dict, nn.Module]]) -> nn.Module:

@@ -1,0 +1,155 @@
+"""The WikiText-2 language model (paper §IV-D1d, Table X) end to end through our tools:
+configs/transformer-lm-12l{,_repl}_wikitext2.py, shrunk with --cfg-options, train on a
+generated corpus (tools/train.py) and lower the training loss; tools/test.py reports the test
+perplexity, equal to an independent computation; the deploy checkpoint gives the same
+perplexity; a checkpoint trained on another vocabulary is refused, naming the file."""
+import importlib.util
+import math
+import os.path as osp
+import random
+
+import pytest
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(ROOT, 'configs')
+
+TINY = {
+    'model.num_layers': 5,  # K = 4 removes 0-based block 3
+    'model.embed_dims': 32,
+    'model.num_heads': 4,
+    'model.feedforward_channels': 64,
+    'model.drop_rate': 0.0,
+    'train_dataloader.batch_size': 4,
+    'train_dataloader.dataset.num_streams': 4,
+    'train_dataloader.dataset.seq_len': 16,
+    'val_dataloader.dataset.seq_len': 16,
+    'test_dataloader.dataset.seq_len': 16,
+    'train_dataloader.num_workers': 0,
+    'val_dataloader.num_workers': 0,
+    'test_dataloader.num_workers': 0,
+    'train_cfg.max_epochs': 3,
+    'optim_wrapper.type': 'OptimWrapper',  # fp32 on CPU (AmpOptimWrapper needs a GPU)
+    'optim_wrapper.optimizer.lr': 3e-3,
+    'default_hooks.logger.interval': 1,
+    'randomness.seed': 0,
+}
+
+
+def make_corpus(root, seed=0, nouns=('cat', 'dog', 'bird', 'fish', 'horse', 'cow'),
+                train_lines=60, eval_lines=15):
+    """A small regular language in the wiki.*.tokens layout (heading and blank lines
+    included, like WikiText)."""
+    rng = random.Random(seed)
+    verbs = ['sees', 'likes', 'chases', 'finds']
+
+    def text(n):
+        out = [' = Animals = ', '']
+        for _ in range(n):
+            out.append(f' the {rng.choice(nouns)} {rng.choice(verbs)} the {rng.choice(nouns)} '
+                       f'. a {rng.choice(nouns)} , too . ')
+        return '\n'.join(out) + '\n'
+
+    root.mkdir(parents=True)
+    for split, n in (('train', train_lines), ('valid', eval_lines), ('test', eval_lines)):
+        (root / f'wiki.{split}.tokens').write_text(text(n), encoding='utf-8')
+    return str(root)
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(f'repl_tools_{name}_lm',
+                                                  osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _options(extra=None):
+    opts = dict(TINY, **(extra or {}))
+    return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
+
+
+def _manual_perplexity(config, checkpoint, extra_opts=None) -> float:
+    """Test perplexity computed without the Runner, the metric or the data preprocessor."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import load_checkpoint
+    from mmpretrain.registry import MODELS
+
+    from repl_mm.datasets import WikiText2
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(dict(TINY, **(extra_opts or {})))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    model.eval()
+    d = cfg.test_dataloader.dataset
+    ds = WikiText2(d.data_root, 'test', seq_len=d.seq_len, num_streams=d.num_streams)
+    rows = ds.streams  # (B, L): every token but each row's first is predicted once
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, rows.shape[1] - 1, d.seq_len):
+            chunk = rows[:, start:start + d.seq_len + 1]
+            logp = torch.log_softmax(model(chunk[:, :-1]).double(), -1)
+            nll -= logp.gather(-1, chunk[:, 1:, None]).sum().item()
+            count += chunk[:, 1:].numel()
+    assert count == ds.num_targets
+    return math.exp(nll / count)
+
+
+@pytest.mark.parametrize('name', ['transformer-lm-12l_repl_wikitext2',
+                                  'transformer-lm-12l_wikitext2'])
+def test_train_test_and_deploy_through_the_tools(tmp_path, monkeypatch, name):
+    from repl_mm.deploy import reparameterize_checkpoint
+    data_root = make_corpus(tmp_path / 'wikitext-2')
+    monkeypatch.setenv('WIKITEXT2_ROOT', data_root)  # read by the configs
+    config = osp.join(CONFIGS, name + '.py')
+    work = str(tmp_path / 'work')
+
+    runner = _tool('train').main([config, '--work-dir', work] + _options())
+    model = runner.model
+    assert model.num_layers == 5 and model.embed_dims == 32
+    repl = name.endswith('repl_wikitext2')
+    assert getattr(model, 'removed_blocks', []) == ([3] if repl else [])
+    losses = runner.message_hub.get_scalar('train/loss').data[0]
+    assert len(losses) == runner.iter >= 30  # one loss per iteration
+    # from about ln(V) at the start to clearly lower after three epochs
+    assert losses[0] > 0.9 * math.log(model.vocab_size)
+    assert sum(losses[-5:]) / 5 < 0.7 * losses[0]
+    ckpt = osp.join(work, 'epoch_3.pth')
+    assert osp.isfile(ckpt)
+    meta = torch.load(ckpt, map_location='cpu', weights_only=True)['meta']
+    assert meta['dataset_meta']['vocab'][:2] == ('<unk>', '<eos>')
+    assert len(meta['dataset_meta']['vocab']) == model.vocab_size
+
+    metrics = _tool('test').main([config, ckpt, '--work-dir', str(tmp_path / 'test')]
+                                 + _options())
+    ppl = metrics['perplexity']
+    assert ppl == pytest.approx(math.exp(metrics['nll']), rel=1e-9)
+    assert 1.0 < ppl < model.vocab_size  # better than uniform guessing
+    assert ppl == pytest.approx(_manual_perplexity(config, ckpt), rel=1e-6)
+
+    if repl:  # the deploy checkpoint (eq. 33) gives the same perplexity through the tool
+        deploy_ckpt = str(tmp_path / 'deploy.pth')
+        reparameterize_checkpoint(config, ckpt, deploy_ckpt, cfg_options=dict(TINY))
+        deploy_metrics = _tool('test').main(
+            [config, deploy_ckpt, '--work-dir', str(tmp_path / 'test_deploy')]
+            + _options({'model.deploy': True}))
+        assert deploy_metrics['perplexity'] == pytest.approx(ppl, rel=1e-5)
+
+
+def test_checkpoint_with_another_vocabulary_is_refused(tmp_path, monkeypatch):
+    from repl_mm.evaluation import VocabularyMismatchError
+    config = osp.join(CONFIGS, 'transformer-lm-12l_wikitext2.py')
+    first = make_corpus(tmp_path / 'a')
+    monkeypatch.setenv('WIKITEXT2_ROOT', first)
+    work = str(tmp_path / 'work')
+    _tool('train').main([config, '--work-dir', work, '--no-validate']
+                        + _options({'train_cfg.max_epochs': 1}))
+    ckpt = osp.join(work, 'epoch_1.pth')
+    # other words, same vocabulary size: the token ids would silently mean other words
+    other = make_corpus(tmp_path / 'b', nouns=('ant', 'bee', 'elk', 'owl', 'ram', 'yak'))
+    monkeypatch.setenv('WIKITEXT2_ROOT', other)
+    with pytest.raises(VocabularyMismatchError) as err:
+        _tool('test').main([config, ckpt, '--work-dir', str(tmp_path / 't')] + _options())
+    assert ckpt in str(err.value) and osp.join(other, 'wiki.train.tokens') in str(err.value)
