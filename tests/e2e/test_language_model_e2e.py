@@ -14,6 +14,18 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
 
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The tiny models run 10x faster on one thread than on two on a loaded 2-core machine
+    (OpenMP synchronisation dominates d=32 matrix products)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 TINY = {
     'model.num_layers': 5,  # K = 4 removes 0-based block 3
     'model.embed_dims': 32,
@@ -101,6 +113,7 @@ def _manual_perplexity(config, checkpoint, extra_opts=None) -> float:
                                   'transformer-lm-12l_wikitext2'])
 def test_train_test_and_deploy_through_the_tools(tmp_path, monkeypatch, name):
     from repl_mm.deploy import reparameterize_checkpoint
+    from repl_mm.runtime import safe_torch_load
     data_root = make_corpus(tmp_path / 'wikitext-2')
     monkeypatch.setenv('WIKITEXT2_ROOT', data_root)  # read by the configs
     config = osp.join(CONFIGS, name + '.py')
@@ -118,7 +131,7 @@ def test_train_test_and_deploy_through_the_tools(tmp_path, monkeypatch, name):
     assert sum(losses[-5:]) / 5 < 0.7 * losses[0]
     ckpt = osp.join(work, 'epoch_3.pth')
     assert osp.isfile(ckpt)
-    meta = torch.load(ckpt, map_location='cpu', weights_only=True)['meta']
+    meta = safe_torch_load(ckpt, map_location='cpu')['meta']  # weights_only + allowlist
     assert meta['dataset_meta']['vocab'][:2] == ('<unk>', '<eos>')
     assert len(meta['dataset_meta']['vocab']) == model.vocab_size
 
@@ -153,3 +166,25 @@ def test_checkpoint_with_another_vocabulary_is_refused(tmp_path, monkeypatch):
     with pytest.raises(VocabularyMismatchError) as err:
         _tool('test').main([config, ckpt, '--work-dir', str(tmp_path / 't')] + _options())
     assert ckpt in str(err.value) and osp.join(other, 'wiki.train.tokens') in str(err.value)
+
+
+def test_repl_config_changes_only_the_model_type_and_interval(tmp_path, monkeypatch):
+    from mmengine.config import Config
+    monkeypatch.setenv('WIKITEXT2_ROOT', str(tmp_path / 'wt2'))
+    e2e = Config.fromfile(osp.join(CONFIGS, 'transformer-lm-12l_wikitext2.py')).to_dict()
+    repl = Config.fromfile(osp.join(CONFIGS, 'transformer-lm-12l_repl_wikitext2.py')).to_dict()
+    assert repl['model'] == dict(e2e['model'], type='TransformerLMRepL', interval=4)
+    assert {k: v for k, v in repl.items() if k != 'model'} == \
+        {k: v for k, v in e2e.items() if k != 'model'}
+    # the paper's recipe (Table X)
+    assert e2e['train_dataloader']['batch_size'] == 64
+    assert e2e['train_dataloader']['dataset']['num_streams'] == 64
+    assert {e2e[f'{s}_dataloader']['dataset']['seq_len'] for s in ('train', 'val', 'test')} \
+        == {128}
+    assert e2e['optim_wrapper']['type'] == 'AmpOptimWrapper'
+    assert e2e['optim_wrapper']['optimizer'] == dict(type='AdamW', lr=3e-4, weight_decay=0.01,
+                                                     betas=(0.9, 0.999), eps=1e-8)
+    assert e2e['optim_wrapper']['clip_grad'] == dict(max_norm=1.0)
+    assert e2e['train_cfg']['max_epochs'] == 20
+    assert e2e['model']['vocab_from'] == str(tmp_path / 'wt2') + '/wiki.train.tokens'
+    assert e2e['train_dataloader']['dataset']['data_root'] == str(tmp_path / 'wt2')
