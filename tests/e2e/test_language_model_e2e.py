@@ -188,3 +188,27 @@ def test_repl_config_changes_only_the_model_type_and_interval(tmp_path, monkeypa
     assert e2e['train_cfg']['max_epochs'] == 20
     assert e2e['model']['vocab_from'] == str(tmp_path / 'wt2') + '/wiki.train.tokens'
     assert e2e['train_dataloader']['dataset']['data_root'] == str(tmp_path / 'wt2')
+
+
+def test_checkpoint_without_vocabulary_and_model_of_another_size_are_refused(tmp_path,
+                                                                            monkeypatch):
+    from repl_mm.evaluation import VocabularyMismatchError
+    from repl_mm.runtime import safe_torch_load
+    config = osp.join(CONFIGS, 'transformer-lm-12l_wikitext2.py')
+    root = make_corpus(tmp_path / 'wt2')
+    monkeypatch.setenv('WIKITEXT2_ROOT', root)
+    train_file = osp.join(root, 'wiki.train.tokens')
+    # a model sized by hand for another vocabulary: refused before the first iteration
+    with pytest.raises(VocabularyMismatchError, match=r'model\.vocab_size=99 .*' +
+                       train_file.replace('.', r'\.')):
+        _tool('train').main([config, '--work-dir', str(tmp_path / 'w0'), '--no-validate']
+                            + _options({'model.vocab_from': None, 'model.vocab_size': 99}))
+    work = str(tmp_path / 'work')
+    _tool('train').main([config, '--work-dir', work, '--no-validate']
+                        + _options({'train_cfg.max_epochs': 1}))
+    ckpt = safe_torch_load(osp.join(work, 'epoch_1.pth'), map_location='cpu')
+    del ckpt['state_dict']['vocab_digest']
+    stripped = str(tmp_path / 'stripped.pth')
+    torch.save(ckpt, stripped)
+    with pytest.raises(VocabularyMismatchError, match='stripped.pth records no vocabulary'):
+        _tool('test').main([config, stripped, '--work-dir', str(tmp_path / 't')] + _options())
