@@ -9,6 +9,16 @@ from repl_mm.models.transformer_lm import (IGNORE_INDEX, CausalTransformerBlock,
                                           TransformerLMRepL)
 
 V, D, H, FF = 50, 32, 4, 64
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run many times faster on one thread on a loaded 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 TINY = dict(vocab_size=V, embed_dims=D, num_heads=H, feedforward_channels=FF, max_len=16)
 
 
@@ -161,3 +171,29 @@ def test_training_step_gives_coefficient_gradients():
     assert layer.synthesis.alpha.grad is not None and layer.synthesis.alpha.grad.abs().sum() > 0
     # stop-gradient (eq. 30): the neighbours get gradients only from their own blocks
     assert model.layers[2].attn.proj.weight.grad is not None
+
+
+def test_benchmark_script_measures_eq50_and_both_models(tmp_path):
+    """tools/analysis_tools/benchmark_lm.py: measured parameters equal eq. 50's prediction;
+    memory and time rows for both models from one interleaved run."""
+    import importlib.util
+    import json
+    import os.path as osp
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(
+        'repl_benchmark_lm', osp.join(root, 'tools', 'analysis_tools', 'benchmark_lm.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / 'lm.json'
+    res = tool.main(['--vocab-size', str(V), '--dims', str(D), '--heads', str(H), '--ff',
+                     str(FF), '--seq-len', '16', '--batch', '2', '--reps', '2', '--warmup', '0',
+                     '--device', 'cpu', '--json', str(out)])
+    e, r = res['rows']['E2E'], res['rows']['RepL']
+    assert res['removed_blocks'] == [3, 7]
+    assert e['trainable_params'] - r['trainable_params'] == 2 * (block_params(D, FF) - 2)
+    assert r['trainable_params'] == r['eq50_predicted_params']
+    assert r['saved_synthesis_bytes'] > 0 == e['saved_synthesis_bytes']
+    assert 0 < r['saved_activation_bytes'] < e['saved_activation_bytes']
+    assert len(e['step_seconds_q1_q3']) == 2 and res['repl_over_e2e_time'] > 0
+    assert json.loads(out.read_text())['rows']['RepL']['trainable_params'] == \
+        r['trainable_params']
