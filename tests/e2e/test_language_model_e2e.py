@@ -5,6 +5,7 @@ perplexity, equal to an independent computation; the deploy checkpoint gives the
 perplexity; a checkpoint trained on another vocabulary is refused, naming the file."""
 import importlib.util
 import math
+import os
 import os.path as osp
 import random
 
@@ -212,3 +213,18 @@ def test_checkpoint_without_vocabulary_and_model_of_another_size_are_refused(tmp
     torch.save(ckpt, stripped)
     with pytest.raises(VocabularyMismatchError, match='stripped.pth records no vocabulary'):
         _tool('test').main([config, stripped, '--work-dir', str(tmp_path / 't')] + _options())
+
+
+def test_resume_through_the_tool(tmp_path, monkeypatch):
+    config = osp.join(CONFIGS, 'transformer-lm-12l_repl_wikitext2.py')
+    monkeypatch.setenv('WIKITEXT2_ROOT', make_corpus(tmp_path / 'wt2'))
+    work = str(tmp_path / 'work')
+    _tool('train').main([config, '--work-dir', work, '--no-validate']
+                        + _options({'train_cfg.max_epochs': 1}))
+    first = os.stat(osp.join(work, 'epoch_1.pth')).st_mtime_ns
+    runner = _tool('train').main([config, '--work-dir', work, '--no-validate', '--resume']
+                                 + _options({'train_cfg.max_epochs': 2}))
+    assert runner.epoch == 2 and runner.iter == 2 * 12  # 12 windows of 4 streams per epoch
+    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+    # epoch 1 was resumed, not trained (and saved) again
+    assert os.stat(osp.join(work, 'epoch_1.pth')).st_mtime_ns == first
