@@ -6,7 +6,7 @@ import torch
 
 from repl_mm.core.vit import ViTComputingLayer, transformer_block_parts
 from repl_mm.models.transformer_lm import (IGNORE_INDEX, CausalTransformerBlock, TransformerLM,
-                                          TransformerLMRepL)
+                                           TransformerLMRepL)
 
 V, D, H, FF = 50, 32, 4, 64
 
