@@ -32,16 +32,16 @@ class VocabularyMismatchError(ValueError):
 class Perplexity(BaseMetric):
     """Word-level perplexity ``exp(NLL / N)`` over the whole split.
 
-    Reports ``perplexity`` and ``nll`` (mean negative log-likelihood per token, nats). When
+    Reports ``lm/perplexity`` and ``lm/nll`` (mean negative log-likelihood per token, nats). When
     the dataset's ``metainfo`` gives ``num_targets``, the evaluated token count must equal it
     (a dropped or repeated batch raises instead of reporting a perplexity of part of the
     split).
 
     Args:
         collect_device (str): ``'cpu'`` or ``'gpu'`` (mmengine). Default ``'cpu'``.
-        prefix (str, optional): a prefix for the metric names. Default none.
+        prefix (str, optional): the prefix of the metric names. Default ``'lm'``.
     """
-    default_prefix: Optional[str] = None
+    default_prefix: Optional[str] = 'lm'
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:

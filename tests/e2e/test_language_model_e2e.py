@@ -138,8 +138,8 @@ def test_train_test_and_deploy_through_the_tools(tmp_path, monkeypatch, name):
 
     metrics = _tool('test').main([config, ckpt, '--work-dir', str(tmp_path / 'test')]
                                  + _options())
-    ppl = metrics['perplexity']
-    assert ppl == pytest.approx(math.exp(metrics['nll']), rel=1e-9)
+    ppl = metrics['lm/perplexity']
+    assert ppl == pytest.approx(math.exp(metrics['lm/nll']), rel=1e-9)
     assert 1.0 < ppl < model.vocab_size  # better than uniform guessing
     assert ppl == pytest.approx(_manual_perplexity(config, ckpt), rel=1e-6)
 
@@ -149,7 +149,7 @@ def test_train_test_and_deploy_through_the_tools(tmp_path, monkeypatch, name):
         deploy_metrics = _tool('test').main(
             [config, deploy_ckpt, '--work-dir', str(tmp_path / 'test_deploy')]
             + _options({'model.deploy': True}))
-        assert deploy_metrics['perplexity'] == pytest.approx(ppl, rel=1e-5)
+        assert deploy_metrics['lm/perplexity'] == pytest.approx(ppl, rel=1e-5)
 
 
 def test_checkpoint_with_another_vocabulary_is_refused(tmp_path, monkeypatch):
