@@ -21,11 +21,16 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, find_latest_checkpoint
 from mmpretrain.registry import HOOKS, METRICS
 
-__all__ = ['Perplexity', 'VocabularyCheckHook', 'VocabularyMismatchError']
+__all__ = ['Perplexity', 'VocabularyCheckHook', 'VocabularyMismatchError',
+           'CheckpointFormError']
 
 
 class VocabularyMismatchError(ValueError):
     """A checkpoint, model and data that do not share one vocabulary."""
+
+
+class CheckpointFormError(ValueError):
+    """A checkpoint whose parameters are not the model's (E2E / RepL / deploy form)."""
 
 
 @METRICS.register_module()
@@ -97,7 +102,11 @@ class VocabularyCheckHook(Hook):
 
     * after a checkpoint is loaded (``load_from``, ``--resume``, ``tools/test.py``): its
       ``vocab_digest`` must equal the data's (the error names the checkpoint and
-      ``wiki.train.tokens``); a checkpoint without one is refused too;
+      ``wiki.train.tokens``); a checkpoint without one is refused too; and its state-dict keys
+      must be exactly the model's (mmengine loads non-strictly and would only warn, leaving
+      e.g. the folded layers of a ``deploy=True`` model at their random init when given a
+      training-form RepL checkpoint): :class:`CheckpointFormError` names the checkpoint, the
+      keys and the fix;
     * before training / validation / testing: ``model.vocab_size`` must equal the
       vocabulary's size and the model's ``vocab_digest`` the data's; an unset digest (a
       model built with an explicit ``vocab_size``) takes the data's, so every checkpoint
@@ -125,6 +134,25 @@ class VocabularyCheckHook(Hook):
                 f'built from {dataset.train_file} ({len(dataset.vocab)} words, min_freq='
                 f'{dataset.min_freq}): its token ids mean other words. Use the data (and '
                 'min_freq) the checkpoint was trained on')
+        self._check_keys(runner, state, name)
+
+    @staticmethod
+    def _check_keys(runner, state: dict, name: str) -> None:
+        model = _unwrap(runner.model)
+        want = set(model.state_dict())
+        have = {k[len('module.'):] if k.startswith('module.') else k for k in state}
+        missing, unexpected = sorted(want - have), sorted(have - want)
+        if not (missing or unexpected):
+            return
+        form = type(model).__name__ + (f' (deploy={model.deploy})'
+                                       if hasattr(model, 'deploy') else '')
+        raise CheckpointFormError(
+            f'checkpoint {name} does not fit the model {form}: missing keys {missing[:4]}'
+            f'{" ..." if len(missing) > 4 else ""}, unexpected keys {unexpected[:4]}'
+            f'{" ..." if len(unexpected) > 4 else ""}. A RepL training checkpoint needs '
+            'TransformerLMRepL with deploy=False, one written by '
+            'tools/reparameterize_model.py needs --cfg-options model.deploy=True, an E2E one '
+            'TransformerLM (the same num_layers, widths and RepL arguments as in training)')
 
     def _check(self, runner, dataset) -> None:
         model = _unwrap(runner.model)

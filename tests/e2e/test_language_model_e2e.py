@@ -215,7 +215,7 @@ def test_checkpoint_without_vocabulary_and_model_of_another_size_are_refused(tmp
         _tool('test').main([config, stripped, '--work-dir', str(tmp_path / 't')] + _options())
 
 
-def test_resume_through_the_tool(tmp_path, monkeypatch):
+def test_resume_and_checkpoint_form_through_the_tools(tmp_path, monkeypatch):
     config = osp.join(CONFIGS, 'transformer-lm-12l_repl_wikitext2.py')
     monkeypatch.setenv('WIKITEXT2_ROOT', make_corpus(tmp_path / 'wt2'))
     work = str(tmp_path / 'work')
@@ -228,3 +228,15 @@ def test_resume_through_the_tool(tmp_path, monkeypatch):
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
     # epoch 1 was resumed, not trained (and saved) again
     assert os.stat(osp.join(work, 'epoch_1.pth')).st_mtime_ns == first
+
+    # a training-form checkpoint into the deploy form (or into the E2E model) is refused,
+    # not loaded non-strictly with randomly initialised folded layers
+    from repl_mm.evaluation import CheckpointFormError
+    ckpt = osp.join(work, 'epoch_2.pth')
+    with pytest.raises(CheckpointFormError, match=r'epoch_2\.pth does not fit the model '
+                       r'TransformerLMRepL \(deploy=True\).*layers\.3\.synthesis'):
+        _tool('test').main([config, ckpt, '--work-dir', str(tmp_path / 't')]
+                           + _options({'model.deploy': True}))
+    e2e_config = osp.join(CONFIGS, 'transformer-lm-12l_wikitext2.py')
+    with pytest.raises(CheckpointFormError, match='model TransformerLM: missing keys'):
+        _tool('test').main([e2e_config, ckpt, '--work-dir', str(tmp_path / 't2')] + _options())
