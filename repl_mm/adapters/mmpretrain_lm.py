@@ -7,8 +7,10 @@ Registers ``TransformerLM``, ``TransformerLMRepL`` and ``LMDataPreprocessor`` in
 """
 from mmpretrain.registry import MODELS
 
-from .. import datasets  # noqa: F401  (WikiText2)
-from .. import evaluation  # noqa: F401  (Perplexity, VocabularyCheckHook)
+from .. import (
+    datasets,  # noqa: F401  (WikiText2)
+    evaluation,  # noqa: F401  (Perplexity, VocabularyCheckHook)
+)
 from ..models.transformer_lm import LMDataPreprocessor, TransformerLM, TransformerLMRepL
 
 __all__ = ['TransformerLM', 'TransformerLMRepL', 'LMDataPreprocessor']

@@ -37,10 +37,12 @@ import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor, nn
 
+from ..core.neighbours import fold_layers, forward_layer
+from ..core.options import DEFAULT_INTERVAL, TRANSFORMER_REPL_ARGS_DOC, TransformerRepLOptions
 from ..core.plan import removal_plan
-from ..core.synthesis import check_repl_options
-from ..core.vit import ViTComputingLayer, check_synthesis_branches, transformer_block_parts
+from ..core.vit import ViTComputingLayer, transformer_block_parts
 from ..datasets.text import build_vocabulary
+from .summary import log_removal, trainable_params
 
 __all__ = ['IGNORE_INDEX', 'CausalSelfAttention', 'CausalTransformerBlock',
            'LMDataPreprocessor', 'TransformerLM', 'TransformerLMRepL', 'REPL_LM_ARGS']
@@ -152,23 +154,6 @@ class LMDataPreprocessor(BaseDataPreprocessor):
         return self.cast_data({'inputs': inputs, 'data_samples': targets})
 
 
-# --- neighbour feeding: to be replaced by repl_mm.core.neighbours.forward_layer /
-# fold_layers when issue 10 lands (same behaviour; see the lead's refactor) ----------------
-def _forward_layer(layers: Sequence[nn.Module], i: int, x: Tensor) -> Tensor:
-    """``layers[i](x, layers[i-1], layers[i+1])`` for a training-form computing layer (eq.
-    17), ``layers[i](x)`` otherwise."""
-    layer = layers[i]
-    if isinstance(layer, ViTComputingLayer) and not layer.deploy:
-        return layer(x, layers[i - 1], layers[i + 1])
-    return layer(x)
-
-
-def _fold_layers(layers: Sequence[nn.Module]) -> None:
-    """Folds every training-form computing layer of ``layers`` with its neighbours (eq. 33)."""
-    for i, layer in enumerate(layers):
-        if isinstance(layer, ViTComputingLayer) and not layer.deploy:
-            layer.switch_to_deploy(layers[i - 1], layers[i + 1])
-# --- end of the part to replace --------------------------------------------------------
 
 
 class TransformerLM(BaseModel):
@@ -263,7 +248,7 @@ class TransformerLM(BaseModel):
         x = self.drop(x)
         layers = list(self.layers)
         for i in range(len(layers)):
-            x = _forward_layer(layers, i, x)
+            x = forward_layer(layers, i, x)
         return self.head(self.ln_f(x))
 
     def forward(self, inputs: Tensor, data_samples: Optional[Tensor] = None,
@@ -318,24 +303,8 @@ def _preprocessor(cfg: Optional[Union[dict, nn.Module]]) -> nn.Module:
     return LMDataPreprocessor(**cfg)
 
 
-REPL_LM_ARGS = """
-        interval (int | None): replacement interval ``K`` (eq. 16): the 1-based blocks
-            ``r = mK, 1 <= r < L`` are removed (12 blocks, ``K = 4``: 0-based 3 and 7).
-            ``None`` removes nothing (the E2E model). Default 4.
-        replace_blocks (Sequence[int], optional): explicit 0-based indices of the blocks to
-            remove (not the first, not the last, no two adjacent), instead of ``interval``.
-        synthesis_branches (Sequence[str]): ``('attn', 'mlp')`` (default, Table VI),
-            ``('attn',)`` or ``('mlp',)``.
-        head_wise (bool): per-head synthesis (eq. 22-24, ``2H`` coefficients per layer)
-            instead of the scalar form (eq. 20-21, 2 coefficients). Default False.
-        neighbours (str): ``'both'`` (default), ``'prev'`` or ``'next'`` (Table VII).
-        coefficients (str): ``'separate'`` (default) or ``'shared'`` (Table XVI).
-        stop_grad (bool): stop-gradient on the neighbour tensors (eq. 30). Default True.
-        remove_only (bool): drop the blocks and insert nothing. Default False.
-        deploy (bool): build the computing layers in their folded form (eq. 33), to load a
-            checkpoint written after :meth:`TransformerLMRepL.switch_to_deploy`.
-            Default False.
-"""
+#: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
+REPL_LM_ARGS = TRANSFORMER_REPL_ARGS_DOC
 
 
 class TransformerLMRepL(TransformerLM):
@@ -346,50 +315,40 @@ class TransformerLMRepL(TransformerLM):
                '``layers.3.synthesis.alpha``). Every argument of :class:`TransformerLM`, '
                'plus:\n\n    Args:' + REPL_LM_ARGS)
 
-    def __init__(self, *, interval: Optional[int] = 4,
+    def __init__(self, *, interval: Optional[int] = DEFAULT_INTERVAL,
                  replace_blocks: Optional[Sequence[int]] = None,
                  synthesis_branches: Sequence[str] = ('attn', 'mlp'),
                  head_wise: bool = False, neighbours: str = 'both',
                  coefficients: str = 'separate', stop_grad: bool = True,
                  remove_only: bool = False, deploy: bool = False, **kwargs) -> None:
-        # the ViT-RepL validation (repl_mm.models.vit), to become core.options.RepLOptions
-        synthesis_branches = check_synthesis_branches(synthesis_branches)
-        check_repl_options(neighbours, coefficients, head_wise=head_wise, stop_grad=stop_grad,
-                           remove_only=remove_only, deploy=deploy)
-        if replace_blocks is not None and (
-                isinstance(replace_blocks, (str, bytes))
-                or not isinstance(replace_blocks, Sequence)
-                or any(isinstance(i, bool) or not isinstance(i, int) for i in replace_blocks)):
-            raise ValueError('replace_blocks must be a flat list of 0-based block indices '
-                             f'(ints), e.g. [3, 7], got {replace_blocks!r}')
-        super().__init__(**kwargs)
-        self.interval = interval
-        self.replace_blocks = replace_blocks
-        self.synthesis_branches = synthesis_branches
-        self.head_wise = head_wise
-        self.neighbours = neighbours
-        self.coefficients = coefficients
-        self.stop_grad = stop_grad
-        self.remove_only = remove_only
-        self.deploy = deploy
         try:
-            plan = removal_plan([len(self.layers)], interval,
+            self.repl_options = TransformerRepLOptions(
+                interval, replace_blocks, neighbours, coefficients, stop_grad, remove_only,
+                deploy, synthesis_branches, head_wise)
+        except ValueError as e:
+            raise ValueError(f'{type(self).__name__}: {e}') from None
+        super().__init__(**kwargs)
+        for name, value in self.repl_options.as_dict().items():
+            setattr(self, name, value)  # self.interval, self.deploy, ...
+        params_before = trainable_params(self)
+        try:
+            plan = removal_plan([len(self.layers)], self.repl_options.plan_interval,
                                 None if replace_blocks is None else [list(replace_blocks)])
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
         self.removed_blocks: List[int] = plan[0]
         for i in self.removed_blocks:
             self.layers[i] = nn.Identity() if remove_only else self._computing_layer(i)
+        log_removal(type(self).__name__, self.repl_options,
+                    [f'layers.{i}' for i in self.removed_blocks], len(self.layers),
+                    params_before, trainable_params(self))
 
     def _computing_layer(self, index: int) -> ViTComputingLayer:
         """The computing layer for removed block ``index``, neighbours checked."""
         parts = transformer_block_parts(self.layers[index])
         layer = ViTComputingLayer(
             self.embed_dims, self.num_heads, self.feedforward_channels,
-            synthesis_branches=self.synthesis_branches, head_wise=self.head_wise,
-            neighbours=self.neighbours, coefficients=self.coefficients,
-            stop_grad=self.stop_grad, drop_path=None, deploy=self.deploy,
-            norm_eps=float(parts.ln1.eps))
+            **self.repl_options.layer_kwargs(), drop_path=None, norm_eps=float(parts.ln1.eps))
         for nb, side in ((self.layers[index - 1], 'left'), (self.layers[index + 1], 'right')):
             layer.check_neighbour(nb, side)
         return layer
@@ -398,5 +357,5 @@ class TransformerLMRepL(TransformerLM):
         """Folds every computing layer into fixed LayerNorm/Linear modules (eq. 33); in eval
         mode the logits stay equal to float precision. Load the result with
         ``deploy=True``."""
-        _fold_layers(list(self.layers))
+        fold_layers(list(self.layers))
         self.deploy = True
