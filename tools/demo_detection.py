@@ -175,7 +175,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     print(f'[demo] synthetic COCO-format set: {args.num_train} train / {args.num_val} val '
           f'images in {data_root}', flush=True)
     os.environ['SHAPES_ROOT'] = data_root  # read by the demo configs ({{$SHAPES_ROOT:...}})
+    # the demo trains on CPU processes on purpose where there is no GPU (repl_mm.runtime.dist)
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               REPL_MM_ALLOW_CPU_DIST='1',
                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     results: Dict[str, dict] = {}
     for i, (name, config) in enumerate(MODELS):

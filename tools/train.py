@@ -4,11 +4,12 @@ Same command line as the toolboxes' ``tools/train.py``::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp]
         [--auto-scale-lr] [--no-validate] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
-    tools/dist_train.sh CONFIG NUM_PROCESSES [args]     # torchrun; gloo on CPU-only machines
+    tools/dist_train.sh CONFIG NUM_PROCESSES [args]     # torchrun
 
 RepL backbones (``type='ResNetRepL'`` ...) always resolve, checkpoints are loaded with
 ``weights_only=True`` (a file carrying other pickled objects is refused), and the pytorch/slurm
-launchers also run on machines without GPUs. See :mod:`repl_mm.runtime`.
+launchers refuse to start where torch sees no GPU unless ``REPL_MM_ALLOW_CPU_DIST=1`` (then CPU
+processes on gloo). See :mod:`repl_mm.runtime`.
 """
 import argparse
 import os
