@@ -282,8 +282,10 @@ def arch_list(probe: GpuProbe, torch_caps: Sequence[str], env_value: Optional[st
 
 
 def cuda_build_problems(probe: GpuProbe, nvcc: Optional[str], nvcc_ver: Optional[str],
-                        torch: Dict[str, object], env: Dict[str, str]) -> List[str]:
-    """Why mmcv cannot be built with working CUDA ops here; empty when it can.
+                        torch: Dict[str, object], env: Dict[str, str],
+                        building: bool = True) -> List[str]:
+    """Why mmcv cannot be built with working CUDA ops here (or, with ``building=False``, why
+    an installed one cannot work); empty when it can.
 
     Args:
         probe (GpuProbe): :func:`probe_gpus`.
@@ -291,6 +293,7 @@ def cuda_build_problems(probe: GpuProbe, nvcc: Optional[str], nvcc_ver: Optional
         nvcc_ver (str, optional): its version (:func:`nvcc_version`).
         torch (dict): :func:`torch_info`.
         env (dict): environment variables (``CUDA_VISIBLE_DEVICES``).
+        building (bool): check nvcc too (only a build needs it).
     """
     problems = []
     tv, tcuda = torch['version'], torch['cuda']
@@ -307,7 +310,7 @@ def cuda_build_problems(probe: GpuProbe, nvcc: Optional[str], nvcc_ver: Optional
             f'(driver {drivers}, supports CUDA up to {probe.driver_cuda or "?"}): the driver is '
             f'likely older than CUDA {tcuda} needs (CUDA 13.x: driver >= 580, 12.x: >= 525)'
             f'{hidden}')
-    if tcuda is not None:
+    if tcuda is not None and building:
         if nvcc is None:
             problems.append('nvcc (the CUDA compiler) was not found ($CUDA_HOME/bin, PATH, '
                             '/usr/local/cuda/bin): mmcv\'s CUDA ops need a CUDA '
@@ -413,8 +416,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Commands for ``tools/install_env.sh`` and the launchers; messages go to stderr.
 
     * ``mode``: prints ``cpu`` or ``cuda`` (:func:`ops_mode`); 2 when nvidia-smi fails.
-    * ``plan``: (cuda mode, torch installed) prints the ``TORCH_CUDA_ARCH_LIST`` to build for;
-      2 with the problems (:func:`cuda_build_problems`).
+    * ``plan [--no-build]``: (cuda mode, torch installed) prints the ``TORCH_CUDA_ARCH_LIST``
+      to build for; 2 with the problems (:func:`cuda_build_problems`; nvcc is not checked with
+      ``--no-build``).
     * ``mmcv-rebuild MODE``: 0 and the reason when mmcv must be built, 1 when not.
     * ``verify MODE``: 0 when the installed mmcv has the ops of ``MODE`` (and, with a GPU,
       runs ``nms`` on it), else 2.
@@ -430,9 +434,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except EnvironmentProblem as e:
             return _fail([str(e)], ways_out=False)
         return 0
-    if cmd == 'plan':
+    if cmd == 'plan' and args[1:] in ([], ['--no-build']):
         probe, nvcc, info = probe_gpus(), find_nvcc(env), torch_info()
-        problems = cuda_build_problems(probe, nvcc, nvcc_version(nvcc), info, env)
+        problems = cuda_build_problems(probe, nvcc, nvcc_version(nvcc), info, env,
+                                       building=args[1:] == [])
         if problems:
             return _fail(problems)
         print(arch_list(probe, info['capabilities'], env.get('TORCH_CUDA_ARCH_LIST')))
@@ -467,7 +472,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f'ERROR: {problem}', file=sys.stderr)
             return 3
         return 0
-    print('usage: envcheck.py mode | plan | mmcv-rebuild MODE | verify MODE | '
+    print('usage: envcheck.py mode | plan [--no-build] | mmcv-rebuild MODE | verify MODE | '
           'torch-reinstall INDEX_URL | check-dist LAUNCHER', file=sys.stderr)
     return 64
 

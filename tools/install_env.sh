@@ -67,13 +67,18 @@ if [[ "$OPS_MODE" == cpu ]]; then
     MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 "${PIP[@]}" -q --no-build-isolation "$MMCV_PKG"
   fi
 else
-  # stops with the problem and the ways out: torch sees no GPU, no nvcc, nvcc/torch CUDA differ
-  ARCH_LIST="$("$VENV/bin/python" "$ENVCHECK" plan)"
+  # `plan` stops with the problem and the ways out: torch sees no GPU, no nvcc, nvcc/torch
+  # CUDA majors differ (nvcc only matters when mmcv is to be built)
   if reason="$("$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda)"; then
+    ARCH_LIST="$("$VENV/bin/python" "$ENVCHECK" plan)"
     echo "install: building $MMCV_PKG with CUDA ops for TORCH_CUDA_ARCH_LIST='$ARCH_LIST' ($reason)"
-    FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$ARCH_LIST" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-      MMCV_WITH_OPS=1 "${PIP[@]}" -q --no-build-isolation --no-cache-dir --force-reinstall \
+    # no GPU visible to ask (FORCE_CUDA=1 on a build host): torch's default architectures
+    [[ -z "$ARCH_LIST" ]] || export TORCH_CUDA_ARCH_LIST="$ARCH_LIST"
+    FORCE_CUDA=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
+      "${PIP[@]}" -q --no-build-isolation --no-cache-dir --force-reinstall \
       --no-deps "$MMCV_PKG"
+  else
+    "$VENV/bin/python" "$ENVCHECK" plan --no-build >/dev/null
   fi
 fi
 "${PIP[@]}" -q "${TOOLBOX_PKGS[@]}" "${TORCH_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG"

@@ -307,3 +307,9 @@ def test_file_mode_command(fake_path):
     assert proc.stderr.startswith('install: STOP -- nvidia-smi is installed but fails')
     proc = _run_file(['bogus'], env)
     assert proc.returncode == 64 and proc.stderr.startswith('usage: envcheck.py mode')
+
+
+def test_no_build_skips_nvcc():
+    assert cuda_build_problems(GPU, None, None, TORCH_OK, {}, building=False) == []
+    torch = dict(TORCH_OK, available=False)
+    assert len(cuda_build_problems(GPU, None, None, torch, {}, building=False)) == 1

@@ -208,3 +208,34 @@ def test_torch_index_url(fake_repo):
     assert '--force-reinstall' in torch_lines[0]
     assert 'install: torch and torchvision from https://download.pytorch.org/whl/cu126' in \
         proc.stdout
+
+
+def test_force_cuda_on_a_build_host_without_gpu(fake_repo):
+    """FORCE_CUDA=1 without a GPU: CUDA ops for torch's default architectures (no
+    TORCH_CUDA_ARCH_LIST exported), nvcc still checked."""
+    root, env, bin_dir = fake_repo
+    env['CUDA_HOME'] = str(bin_dir.parent / 'cuda')
+    fake_nvcc(bin_dir.parent / 'cuda' / 'bin', '13.0')
+    env.update(FORCE_CUDA='1', FAKE_CUDA_AVAILABLE='0', FAKE_CAPS='')
+    proc, log = run_install(root, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (build, ) = builds(log)
+    assert build['FORCE_CUDA'] == '1' and build['ARCH'] is None
+    env['CUDA_HOME'] = str(bin_dir.parent / 'nowhere')
+    set_mmcv(env, '2.1.0', 'not available')  # to be rebuilt: needs nvcc
+    proc, log = run_install(root, env)
+    assert proc.returncode == 2 and 'nvcc (the CUDA compiler) was not found' in proc.stderr
+
+
+def test_cuda_mmcv_already_built(fake_repo):
+    """An mmcv with CUDA ops is kept (no nvcc needed), but torch must still see the GPU."""
+    root, env, bin_dir = fake_repo
+    fake_nvidia_smi(bin_dir, gpus=(H100, ))
+    set_mmcv(env, '2.1.0', '13.0')
+    proc, log = run_install(root, env)  # CUDA_HOME points nowhere: no nvcc
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert builds(log) == []
+    (root / '.venv' / '.repl_mm_stamp').unlink()
+    env['FAKE_CUDA_AVAILABLE'] = '0'
+    proc, log = run_install(root, env)
+    assert proc.returncode == 2 and 'sees no GPU although nvidia-smi lists' in proc.stderr
