@@ -7,6 +7,7 @@ import types
 
 import pytest
 import torch
+
 from fake_cuda import A100, H100
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

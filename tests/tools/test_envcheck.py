@@ -8,14 +8,14 @@ import sys
 import types
 
 import pytest
-from fake_cuda import A100, H100, fake_nvcc, fake_nvidia_smi
 
 from repl_mm import envcheck
-from repl_mm.envcheck import (EnvironmentProblem, GpuProbe, IncompatibleVersionsError,
-                              arch_list, check_versions, cuda_build_problems, find_nvcc,
-                              in_range, mmcv_rebuild_reason, mmcv_state, nvcc_version,
-                              ops_mode, parse_version, probe_gpus, torch_reinstall_needed,
-                              version_problems)
+from repl_mm.envcheck import (EnvironmentProblem, GpuProbe, IncompatibleVersionsError, arch_list,
+                              check_versions, cuda_build_problems, find_nvcc, in_range,
+                              mmcv_rebuild_reason, mmcv_state, nvcc_version, ops_mode,
+                              parse_version, probe_gpus, torch_reinstall_needed, version_problems)
+
+from fake_cuda import A100, H100, fake_nvcc, fake_nvidia_smi
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ENVCHECK = osp.join(ROOT, 'repl_mm', 'envcheck.py')

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from fake_cuda import A100, H100, fake_nvcc, fake_nvidia_smi, write_exe
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
