@@ -31,12 +31,12 @@ def _env():
 
 def test_mmseg_get_flops_upstream_breaks_and_workaround():
     proc = subprocess.run([sys.executable, osp.join(MMSEG_TOOLS, 'get_flops.py'), SEG_CONFIG,
-                           '--shape', '64', '128'], capture_output=True, text=True,
+                           '--shape', '32', '64'], capture_output=True, text=True,
                           timeout=600, env=_env(), cwd=ROOT)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == \
         'ValueError: "input_shape" and "inputs" cannot be both set.'
-    result = _load('mmseg_get_flops').main([SEG_CONFIG, '--shape', '64', '128'])
+    result = _load('mmseg_get_flops').main([SEG_CONFIG, '--shape', '32', '64'])
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
@@ -44,9 +44,9 @@ def test_mmseg_get_flops_upstream_breaks_and_workaround():
     model = MODELS.build(Config.fromfile(SEG_CONFIG).model)
     expected_params = sum(p.numel() for n, p in model.named_parameters()
                           if not n.startswith('auxiliary_head.'))
-    assert result['input_shape'] == (64, 128) and result['params'] == expected_params
+    assert result['input_shape'] == (32, 64) and result['params'] == expected_params
     # FLOPs grow with the pixels: 4x the area, 4x the count (convolutions dominate)
-    big = _load('mmseg_get_flops').main([SEG_CONFIG, '--shape', '128', '256'])
+    big = _load('mmseg_get_flops').main([SEG_CONFIG, '--shape', '64', '128'])
     assert big['flops'] == pytest.approx(4 * result['flops'], rel=0.02)
 
 
@@ -77,3 +77,22 @@ def test_mmseg_browse_dataset_upstream_breaks_and_workaround(tmp_path):
     # 32x64 images through the config's train pipeline: RandomResize to 1024x2048 x [0.5, 2],
     # RandomCrop 768x768 -> 768 wide, 512 to 768 high; the label colours drawn over them
     assert img.shape[1:] == (768, 3) and 512 <= img.shape[0] <= 768 and img.std() > 0
+
+
+def test_tensorboard_override_from_the_docs(tmp_path):
+    """The config of docs/toolbox_tools.md adds TensorboardVisBackend and keeps the toolbox's
+    visualizer type."""
+    import re
+
+    from repl_mm.runtime import load_config
+    with open(osp.join(ROOT, 'docs', 'toolbox_tools.md')) as f:
+        doc = f.read()
+    block = re.search(r'```python\n# configs/retinanet_r50_repl_coco_tb.py\n(.*?)```', doc,
+                      re.S).group(1)
+    base = osp.join(ROOT, 'configs', 'retinanet_r50_repl_coco.py')
+    config = tmp_path / 'retinanet_r50_repl_coco_tb.py'
+    config.write_text(block.replace("'./retinanet_r50_repl_coco.py'", repr(base)))
+    cfg = load_config(str(config))
+    assert cfg.visualizer.type == 'DetLocalVisualizer'
+    assert [b['type'] for b in cfg.visualizer.vis_backends] == ['LocalVisBackend',
+                                                                'TensorboardVisBackend']
