@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from repl_mm.datasets import WikiText2
-from repl_mm.datasets.text import (basic_english_tokenize, batchify, bptt_windows, build_vocabulary,
-                                   encode_lines, read_lines)
+from repl_mm.datasets.text import (
+    basic_english_tokenize,
+    batchify,
+    bptt_windows,
+    build_vocabulary,
+    encode_lines,
+    read_lines,
+)
 from repl_mm.models.transformer_lm import IGNORE_INDEX, LMDataPreprocessor
 
 

@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from repl_mm.core.vit import ViTComputingLayer, transformer_block_parts
-from repl_mm.models.transformer_lm import (IGNORE_INDEX, CausalTransformerBlock, TransformerLM,
-                                           TransformerLMRepL)
+from repl_mm.models.transformer_lm import (
+    IGNORE_INDEX,
+    CausalTransformerBlock,
+    TransformerLM,
+    TransformerLMRepL,
+)
 
 V, D, H, FF = 50, 32, 4, 64
 

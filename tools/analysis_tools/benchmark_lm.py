@@ -29,11 +29,19 @@ from repl_mm.core.vit import ViTComputingLayer  # noqa: E402
 from repl_mm.models.transformer_lm import TransformerLM, TransformerLMRepL  # noqa: E402
 
 try:  # repl_mm.benchmark moves to repl_mm.analysis (issue 10)
-    from repl_mm.analysis.benchmark import (count_saved_bytes, cuda_peak_memory,  # noqa: E402
-                                            interleaved_times, paired_ratio)
+    from repl_mm.analysis.benchmark import (  # noqa: E402
+        count_saved_bytes,
+        cuda_peak_memory,
+        interleaved_times,
+        paired_ratio,
+    )
 except ImportError:
-    from repl_mm.benchmark import (count_saved_bytes, cuda_peak_memory,  # noqa: E402
-                                   interleaved_times, paired_ratio)
+    from repl_mm.benchmark import (  # noqa: E402
+        count_saved_bytes,
+        cuda_peak_memory,
+        interleaved_times,
+        paired_ratio,
+    )
 
 
 def parse_args(argv=None) -> argparse.Namespace:
