@@ -4,9 +4,9 @@
 * :mod:`.dist`: torchrun / slurm multi-process runs, with gloo when there is no GPU;
 * :mod:`.checkpoint`: safe (``weights_only``) checkpoint loading for resume, ``load_from`` and
   pretrained weights -- installed when this package is imported;
-* :mod:`.runner`: the CLI-to-config merging of the toolboxes' tools and ``build_runner``;
-* :mod:`.measure`: trainable parameters and activation memory of one training step;
-* :mod:`.synthetic_coco`: a small deterministic COCO-format detection set.
+* :mod:`.runner`: the CLI-to-config merging of the toolboxes' tools and ``build_runner``.
+
+Measurements live in :mod:`repl_mm.analysis`, synthetic data in :mod:`repl_mm.testing`.
 """
 from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
                          install_safe_checkpoint_loading, safe_torch_load)

@@ -1,4 +1,4 @@
-"""tools/benchmark.py, plan.py, benchmark_report.py and plot_savings.py end to end on a tiny
+"""tools/analysis_tools/{benchmark,plan,benchmark_report,plot_savings}.py end to end on a tiny
 model (CIFAR ResNet-32 on 8x8 inputs, batch 2, one repetition)."""
 import importlib.util
 import json
@@ -11,8 +11,8 @@ TINY = ['--input-size', '8', '--batch-size', '2', '--reps', '1', '--warmup', '0'
 
 
 def load(name):
-    spec = importlib.util.spec_from_file_location(f'repl_bench_tools_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
+    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'repl_bench_tools_{name}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -74,3 +74,4 @@ def test_report_and_plot(tmp_path, capsys):
     assert png.stat().st_size > 10000 and rows[0]['label'] == 'ResNet-32'
     with pytest.raises(ValueError, match='unknown rows'):
         report.main(['--only', 'resnet-9000', '--json', str(js), '--md', str(md)])
+

@@ -4,14 +4,16 @@ Three panels (trainable parameters, activation memory of a training step, traini
 time), one group per model: E2E at 100 %, the measured RepL bar, the analytic prediction of
 the same plan (eq. 42, 58, block-time model) and the paper's claim (Tables I, II, VIII, XIV).
 
-    python tools/plot_savings.py docs/benchmarks.json --out docs/benchmark_savings.png
+    python tools/analysis_tools/plot_savings.py docs/benchmarks.json \\
+        --out docs/benchmark_savings.png
 """
 import argparse
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository root (two levels up), so that the tool runs from a checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def parse_args(argv=None):
@@ -25,7 +27,7 @@ def parse_args(argv=None):
 def collect(data):
     """Per row: label, measured and predicted RepL/E2E ratios (params, activation, time) and
     the paper's claimed ratios (memory, time)."""
-    from tools.benchmark_report import ROWS
+    from tools.analysis_tools.benchmark_report import ROWS
     rows = []
     for row in ROWS:
         r = data['rows'].get(row['key'])
