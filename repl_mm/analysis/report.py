@@ -64,20 +64,20 @@ def format_report(res: Dict[str, Any]) -> str:
             ratio = quot(r_, e)
             lines.append(f'{label:<26}{fmt(e):>12}{fmt(r_):>12}{r4(ratio):>10}'
                          f'{r4(pred):>11}  {how}')
-        row('params', ve['params'], vr['params'], _si, rt['params'],
+        row('params', ve['params'], vr['params'], si, rt['params'],
             f"eq. 42 exact (eq. 52 homogeneous, R/N=1/K: {r4(hom['params_eq52'])}, "
             f"this R/N: {r4(hom['params_eq52_plan'])})")
-        row('trainable params', ve['trainable_params'], vr['trainable_params'], _si,
+        row('trainable params', ve['trainable_params'], vr['trainable_params'], si,
             rt['trainable_params'], 'eq. 42')
-        row('forward FLOPs', ve['flops'], vr['flops'], _si, rt['flops'],
+        row('forward FLOPs', ve['flops'], vr['flops'], si, rt['flops'],
             f"eq. 53 (eq. 55 homogeneous, R/N=1/K: {r4(hom['flops_eq55'])}, "
             f"this R/N: {r4(hom['flops_eq55_plan'])})")
         lines.append(f"{'  F_synth (element-wise)':<26}{'':>12}{si(p['synthesis_flops']):>12}"
                      f"{'':>10}{'':>11}  {p['synthesis_flops'] / max(vr['flops'], 1):.2e} of "
                      'RepL forward FLOPs, not in the FLOPs above')
-        row('train FLOPs (fwd+bwd)', ve['train_flops'], vr['train_flops'], _si,
+        row('train FLOPs (fwd+bwd)', ve['train_flops'], vr['train_flops'], si,
             rt['train_flops'], 'eq. 53 per site, forward + backward (eq. 76)')
-        row('activation memory', ve['activation'], vr['activation'], _bytes, rt['activation'],
+        row('activation memory', ve['activation'], vr['activation'], mib, rt['activation'],
             'eq. 58 (S_r - S~_r per site)')
         lines.append(f"{'  M_aux (synthesis)':<26}{mib(ve['synthesis']):>12}"
                      f"{mib(vr['synthesis']):>12}{'':>10}{mib(p['pred_aux']):>11}  "
@@ -96,7 +96,7 @@ def format_report(res: Dict[str, Any]) -> str:
                              f"{'':>10}{'':>11}  {p['synthesis_time'] / vr['step_time']:.2%} "
                              'of the RepL step (forward + backward of eq. 9-10)')
         if 'cuda_peak_bytes' in vr:
-            row('CUDA peak step memory', ve['cuda_peak_bytes'], vr['cuda_peak_bytes'], _bytes)
+            row('CUDA peak step memory', ve['cuda_peak_bytes'], vr['cuda_peak_bytes'], mib)
         others = [n for n in sc['variants'] if n not in ('e2e', 'repl')]
         if others:
             lines += ['', f"{'[' + scope + '] Table IX':<26}{'activation':>12}{'vs E2E':>8}"
@@ -140,10 +140,9 @@ def save_json(res: Dict[str, Any], path: str) -> None:
 
 
 #: The legend of :func:`format_plan`'s per-site columns (one line).
-PLAN_LEGEND = ('columns: P_r params of the removed block (eq. 43/46/49), a_r of its computing '
-               'layer (eq. 44/47/50); F_r, F~_r forward FLOPs of block / layer and eta_r = '
-               'F~_r/F_r (eq. 53-54); S_r, S~_r bytes they save for backward, S_r-S~_r the '
-               'activation removed (eq. 58); M_aux synthesized-weight bytes')
+PLAN_LEGEND = ('columns: P_r, a_r params of block / computing layer (eq. 43-50); F_r, F~_r '
+               'forward FLOPs, eta_r = F~_r/F_r (eq. 53-54); S_r, S~_r bytes saved for '
+               'backward, S_r-S~_r removed (eq. 58); M_aux synthesized-weight bytes')
 
 
 def format_plan(plan: Dict[str, Any]) -> str:
