@@ -36,9 +36,11 @@ class Toolbox:
         scope (str): the registry scope / config ``default_scope`` (``'mmdet'``).
         package (str): the importable package.
         registry: the toolbox's ``MODELS`` registry.
-        make_samples (Callable): ``(model, batch_size, (h, w), device, generator) -> list``
-            of ground-truth data samples that ``model.loss`` accepts (class labels, boxes,
-            label maps).
+        make_samples (Callable): ``(num_classes, batch_size, (h, w), device, generator) ->
+            list`` of ground-truth data samples that ``model.loss`` accepts (class labels,
+            boxes, label maps).
+        class_heads (tuple[str]): where the toolbox's models keep ``num_classes``
+            (dotted module paths, tried in order; a digit indexes a ``ModuleList``).
         visualization_hook (str): the type of the toolbox's ``default_hooks.visualization``.
         prepare_config (Callable, optional): ``(cfg) -> None``: what the toolbox's own
             ``tools/train.py`` / ``test.py`` set before ``--cfg-options`` are merged.
@@ -56,6 +58,8 @@ class Toolbox:
     make_samples: Callable[..., list]
     visualization_hook: str
     show_dir: Callable[..., None]
+    class_heads: Tuple[str, ...] = ()
+    default_num_classes: Optional[int] = None
     prepare_config: Optional[Callable[..., None]] = None
     dump_results: Optional[Callable[..., None]] = None
     test_out_args: Optional[Callable[..., None]] = None
@@ -69,7 +73,30 @@ class Toolbox:
         g = torch.Generator().manual_seed(seed)
         h, w = input_size
         x = torch.randn(batch_size, 3, h, w, generator=g).to(device=device, dtype=dtype)
-        return x, self.make_samples(model, batch_size, (h, w), device, g)
+        return x, self.make_samples(self.num_classes(model), batch_size, (h, w), device, g)
+
+    def num_classes(self, model: nn.Module) -> int:
+        """``num_classes`` of the model's (first) head, searched in ``class_heads``.
+
+        Raises:
+            ValueError: naming the model class and the attributes tried.
+        """
+        for path in self.class_heads:
+            node = model
+            for part in path.split('.'):
+                if isinstance(node, nn.ModuleList) and part.isdigit():
+                    node = node[int(part)] if int(part) < len(node) else None
+                else:
+                    node = getattr(node, part, None)
+                if node is None:
+                    break
+            classes = getattr(node, 'num_classes', None)
+            if isinstance(classes, int) and classes > 0:
+                return classes
+        if self.default_num_classes is not None:
+            return self.default_num_classes
+        raise ValueError(f'{type(model).__name__}: no head with num_classes at '
+                         f'{" / ".join(self.class_heads)}; cannot make {self.scope} ground truth')
 
 
 def set_draw_hook(hook, args) -> None:

@@ -12,6 +12,8 @@
 
 The names below are imported lazily on first use, so ``import repl_mm`` does not import the
 runtime's CLI code.
+
+Measurements live in :mod:`repl_mm.analysis`, synthetic data in :mod:`repl_mm.testing`.
 """
 import importlib
 from typing import Any

@@ -1,11 +1,11 @@
-"""The cost model of §V-B (repl_mm.cost): eq. 42 exact, eq. 53 up to F_synth, eq. 58, and the
-closed forms of eq. 43-57 against counted modules."""
+"""The cost model of §V-B (repl_mm.analysis.cost_model): eq. 42 exact, eq. 53 up to F_synth,
+eq. 58, and the closed forms of eq. 43-57 against counted modules."""
 import pytest
 import torch
 from mmpretrain.registry import MODELS as CLS
 
-from repl_mm import cost
-from repl_mm.benchmark import count_flops, count_saved_bytes, num_params
+from repl_mm.analysis import cost_model as cost
+from repl_mm.analysis.counters import count_flops, count_saved_bytes, num_params
 
 
 def build_pair(e2e_cfg: dict, **repl_args):

@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Convert a stock end-to-end (E2E) ResNet checkpoint into a RepL initialisation.
 
-    python tools/convert_e2e_to_repl.py SRC DST --config configs/resnet50-v1c_repl_imagenet.py
-    python tools/convert_e2e_to_repl.py resnet50-torchvision.pth DST --depth 50 --interval 4
+    python tools/model_converters/convert_e2e_to_repl.py SRC DST \\
+        --config configs/resnet50-v1c_repl_imagenet.py
+    python tools/model_converters/convert_e2e_to_repl.py resnet50-torchvision.pth DST \\
+        --depth 50 --interval 4
 
 SRC may be a torchvision ResNet state dict (``layer1.0.conv1.weight``, ``bn1``, ``fc``) or an
 mmpretrain checkpoint (``backbone.*``, ``head.fc.*``). Retained blocks are copied, the
@@ -16,7 +18,8 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository root (two levels up), so that the tool runs from a checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import repl_mm  # noqa: E402,F401  registers the RepL backbones
 from repl_mm.convert import LAYOUTS, RESNET_TYPES, convert_checkpoint  # noqa: E402

@@ -5,16 +5,18 @@ parameters (eq. 42), forward FLOPs (eq. 53, homogeneous eq. 55), training FLOPs 
 and activation memory (eq. 58), per removed block and in total. By default everything is
 counted on the meta device (shapes only, instant, no memory).
 
-    python tools/plan.py configs/resnet101_repl_imagenet.py
-    python tools/plan.py configs/resnet34_repl_imagenet.py \\
+    python tools/analysis_tools/plan.py configs/resnet101_repl_imagenet.py
+    python tools/analysis_tools/plan.py configs/resnet34_repl_imagenet.py \\
         --cfg-options "model.backbone.replace_blocks=[[1],[2],[2,4],[]]"
-    python tools/plan.py configs/retinanet_r50_repl_coco.py --scope model --device cpu
+    python tools/analysis_tools/plan.py configs/retinanet_r50_repl_coco.py \\
+        --scope model --device cpu
 """
 import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository root (two levels up), so that the tool runs from a checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def parse_args(argv=None):
@@ -36,7 +38,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from repl_mm.benchmark import format_plan, load_spec, predict_plan, save_json
+    from repl_mm.analysis import format_plan, load_spec, predict_plan, save_json
     repl = load_spec(args.config, args.cfg_options, args.input_size)
     e2e = load_spec(args.e2e, None, args.input_size or repl.input_size) if args.e2e else None
     plan = predict_plan(repl, e2e, args.batch_size, args.scope, args.device)

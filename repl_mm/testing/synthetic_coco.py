@@ -1,10 +1,10 @@
 """A small, deterministic COCO-format detection set of coloured shapes.
 
-Used by the detection demo (``tools/demo_detection.py``) and the tool tests, so that the whole
-mmdet pipeline -- ``CocoDataset``, the RetinaNet training loop and ``CocoMetric`` (pycocotools
-bbox mAP) -- runs on a machine without COCO. Each image holds a textured background and one to
-``max_objects`` filled shapes, one class per shape (rectangle, ellipse, triangle), each class
-with its own hue (jittered). Everything follows from ``seed``.
+Used by the detection demo (``tools/misc/demo_detection.py``) and the tool tests, so that the
+whole mmdet pipeline -- ``CocoDataset``, the RetinaNet training loop and ``CocoMetric``
+(pycocotools bbox mAP) -- runs on a machine without COCO. Each image holds a textured background
+and one to ``max_objects`` filled shapes, one class per shape (rectangle, ellipse, triangle), each
+class with its own hue (jittered). Everything follows from ``seed``.
 
 Layout written under ``root`` (the COCO layout with split names ``train``/``val``)::
 

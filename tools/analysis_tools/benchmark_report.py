@@ -1,22 +1,23 @@
 """Run the paper's benchmark table (Tables I, II, VIII, IX, XI, XII, XIV) and write it out.
 
-Each row benchmarks a RepL config against its E2E twin (``repl_mm.benchmark.run_benchmark``)
+Each row benchmarks a RepL config against its E2E twin (``repl_mm.analysis.run_benchmark``)
 and is stored in a JSON (merged into an existing one, so rows can be run one at a time); the
 markdown tables are written between the ``<!-- BEGIN GENERATED -->`` / ``<!-- END
 GENERATED -->`` markers of the markdown file (the prose around them is kept).
 
-    python tools/benchmark_report.py                       # every row, CPU (about 25 min)
-    python tools/benchmark_report.py --only resnet32 vit-small backends
-    python tools/benchmark_report.py --device cuda --json docs/benchmarks_cuda.json \\
-        --batch-scale 16 --reps 20                         # a GPU session
-    python tools/benchmark_report.py --render-only         # re-write the markdown from JSON
+    python tools/analysis_tools/benchmark_report.py           # every row, CPU (about 25 min)
+    python tools/analysis_tools/benchmark_report.py --only resnet32 vit-small backends
+    python tools/analysis_tools/benchmark_report.py --device cuda \\
+        --json docs/benchmarks_cuda.json --batch-scale 16 --reps 20          # a GPU session
+    python tools/analysis_tools/benchmark_report.py --render-only  # the markdown from JSON
 """
 import argparse
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository root (two levels up), so that the tool runs from a checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 #: The paper's claimed reductions (percent) for the rows: GPU memory and training time per
 #: epoch, E2E -> RepL (Tables I, II, VIII, XIV).
@@ -132,7 +133,7 @@ def _literal_options(items):
 
 def run_row(row, args, log):
     """Benchmarks one row; returns the stored record."""
-    from repl_mm.benchmark import BenchmarkOptions, load_spec, run_benchmark
+    from repl_mm.analysis import BenchmarkOptions, load_spec, run_benchmark
     use_cfg = os.path.isfile(row['repl']) and os.path.isfile(row['e2e'])
     common = _literal_options(args.cfg_options)  # both models
     options = dict(row.get('cfg_options', {}), **common)  # the row's own: RepL only
@@ -151,7 +152,7 @@ def run_row(row, args, log):
     res = run_benchmark(repl, e2e, opts, log=log)
     if 'input_size' in row and not args.input_size:
         # the analytic prediction at the training size too (meta device: shapes only)
-        from repl_mm.benchmark import predict_plan
+        from repl_mm.analysis import predict_plan
         full = load_spec(row['repl'] if use_cfg else row['preset'], options)
         full_e2e = load_spec(row['e2e'], common, full.input_size) if use_cfg else None
         plan = predict_plan(full, full_e2e, row['batch'], 'backbone', 'meta')
@@ -165,7 +166,7 @@ def run_row(row, args, log):
 def run_backends(args, log):
     """ResNet-34 inference (Table XII), paper plan and explicit plan: FP32, channels_last,
     channels_last + torch.compile, each applied to E2E, dynamic and deploy RepL alike."""
-    from repl_mm.benchmark import BenchmarkOptions, load_spec, run_benchmark
+    from repl_mm.analysis import BenchmarkOptions, load_spec, run_benchmark
     out = {}
     for key in ('resnet34', 'resnet34-max'):
         row = next(r for r in ROWS if r['key'] == key)
@@ -201,7 +202,7 @@ def _fmt_pct(v):
 
 def render(data) -> str:
     """The markdown tables of a report JSON."""
-    from repl_mm.benchmark import _bytes, _ms
+    from repl_mm.analysis import format_bytes, format_ms
     rows = {r['key']: r for r in ROWS}
     out = []
     machines = {(r['machine']['cpu'], r['machine']['torch'], r['machine']['torch_threads'],
@@ -214,7 +215,8 @@ def render(data) -> str:
     out.append(f'Benchmark wall time: {wall / 60:.1f} min for the rows, {wall_b / 60:.1f} min for '
                'the inference backends.\n')
     out.append('### Reductions: paper, analytic (same plan), measured\n')
-    out.append('Reductions are `1 - RepL/E2E`. *Analytic* is the cost model of `repl_mm.cost` '
+    out.append('Reductions are `1 - RepL/E2E`. *Analytic* is the cost model of '
+               '`repl_mm.analysis.cost_model` '
                '(eq. 42, 53, 58, 76 and the block-time model) for the same plan, *measured* is '
                'the whole RepL model; memory is the activation memory of a training step '
                '(bytes saved for backward), time the training step (forward, backward, '
@@ -245,9 +247,10 @@ def render(data) -> str:
             if names:
                 notes.append(f"{'within noise' if status == 'noise' else 'missed'}: "
                              + ', '.join(names))
-        aux = (f"{_bytes(vr['synthesis'])} ({vr['synthesis'] / max(vr['activation'], 1):.1%}), "
-               f"{_ms(pred['synthesis_time'])}" if pred.get('synthesis_time') is not None
-               else _bytes(vr['synthesis']))
+        aux = (f"{format_bytes(vr['synthesis'])} "
+               f"({vr['synthesis'] / max(vr['activation'], 1):.1%}), "
+               f"{format_ms(pred['synthesis_time'])}" if pred.get('synthesis_time') is not None
+               else format_bytes(vr['synthesis']))
         size = r['input_size']
         out.append(
             f"| {row['label']} ({row['table']}) | {scope}, {r['options']['batch_size']}x"
@@ -297,8 +300,8 @@ def render(data) -> str:
                 pp = paper.get(name)
                 pe = paper.get('e2e')
                 out.append(
-                    f"| {rows[key]['label']} | {name} | {_bytes(v['activation'])} | "
-                    f"{v['activation'] / ve['activation']:.3f} | {_ms(v.get('step_time'))} | "
+                    f"| {rows[key]['label']} | {name} | {format_bytes(v['activation'])} | "
+                    f"{v['activation'] / ve['activation']:.3f} | {format_ms(v.get('step_time'))} | "
                     f"{v.get('step_time_vs_e2e', float('nan')):.3f} | "
                     + (f"{pr['activation']:.3f} / {pr['time']:.3f}" if pr and pr.get('time')
                        else '') + ' | '
@@ -323,8 +326,8 @@ def render(data) -> str:
                 paper = PAPER_INFERENCE.get(key, {})
                 ptxt = ', '.join(f'{k}: {x:.3f}x' for k, x in paper.items()) if paper else ''
                 out.append(
-                    f"| {label}{backend} | {scope} | {b} | {_ms(lat.get('e2e'))} | "
-                    f"{_ms(lat.get('dynamic'))} | {_ms(lat.get('deploy'))} | "
+                    f"| {label}{backend} | {scope} | {b} | {format_ms(lat.get('e2e'))} | "
+                    f"{format_ms(lat.get('dynamic'))} | {format_ms(lat.get('deploy'))} | "
                     f"{v.get('deploy_speedup_vs_e2e', float('nan')):.3f}x | "
                     f"{1 / v['flop_ratio']:.3f}x | "
                     f"{v.get('deploy_speedup_vs_dynamic', float('nan')):.3f}x | "
@@ -367,7 +370,7 @@ def main(argv=None):
         data.setdefault('backends', {})
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
     if not args.render_only:
-        from repl_mm.benchmark import format_report, save_json
+        from repl_mm.analysis import format_report, save_json
         keys = [r['key'] for r in ROWS] + ['backends']
         bad = [k for k in (args.only or []) if k not in keys]
         if bad:

@@ -6,10 +6,11 @@ Measures in one run (interleaved repetitions, medians, warm-up) the trainable pa
 inference latency of the deploy model against the E2E model and against dynamic RepL
 (Tables XI, XII); ``--compat`` adds activation checkpointing and stochastic depth (Table IX).
 
-    python tools/benchmark.py configs/resnet34_repl_imagenet.py configs/resnet34_imagenet.py \\
-        --batch-size 4 --reps 10
-    python tools/benchmark.py resnet32-cifar --batch-size 64 --compat     # a built-in preset
-    python tools/benchmark.py configs/retinanet_r50_repl_coco.py --scope backbone --batch-size 1
+    python tools/analysis_tools/benchmark.py configs/resnet34_repl_imagenet.py \\
+        configs/resnet34_imagenet.py --batch-size 4 --reps 10
+    python tools/analysis_tools/benchmark.py resnet32-cifar --batch-size 64 --compat  # a preset
+    python tools/analysis_tools/benchmark.py configs/retinanet_r50_repl_coco.py \\
+        --scope backbone --batch-size 1
 
 Without ``E2E_CFG`` the twin is the RepL config with the stock backbone class.
 """
@@ -17,7 +18,8 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the repository root (two levels up), so that the tool runs from a checkout
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def parse_args(argv=None):
@@ -60,7 +62,7 @@ def main(argv=None):
     args = parse_args(argv)
     import torch
 
-    from repl_mm.benchmark import (
+    from repl_mm.analysis import (
         BenchmarkOptions,
         format_report,
         load_spec,

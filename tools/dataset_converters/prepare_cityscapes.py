@@ -2,8 +2,8 @@
 """Prepare CityScapes for the DeepLab configs (Table XIV): write ``*_gtFine_labelTrainIds.png``.
 
     pip install cityscapesscripts
-    python tools/prepare_cityscapes.py data/cityscapes --nproc 8
-    python tools/prepare_cityscapes.py data/cityscapes --check      # verify only
+    python tools/dataset_converters/prepare_cityscapes.py data/cityscapes --nproc 8
+    python tools/dataset_converters/prepare_cityscapes.py data/cityscapes --check      # verify only
 
 ``data/cityscapes`` holds the two official archives unpacked side by side
 (``leftImg8bit_trainvaltest.zip`` -> ``leftImg8bit/{train,val,test}/CITY/*_leftImg8bit.png``,

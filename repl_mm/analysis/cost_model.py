@@ -20,12 +20,13 @@ removed block and the computing layer each run between their two neighbours (a
 shape the E2E model feeds there, so that saved storages shared between adjacent blocks are
 counted exactly as in the whole model. FLOP and byte counts depend on shapes only, so the
 local runs can use the meta device (no computation at all). The whole RepL model is never
-run to make the prediction; ``tools/benchmark.py`` measures it and compares.
+run to make the prediction; ``tools/analysis_tools/benchmark.py`` measures it and compares.
 
 Closed forms of the paper for comparison: eq. 43, 46, 49 (``P_r``), eq. 52 and 55
 (homogeneous approximations), eq. 56-57 (``eta_r``).
 """
 import copy
+import statistics
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -33,14 +34,16 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .benchmark import (
+from ..core.layer import is_training_layer
+from ..core.neighbours import forward_layer
+from .counters import (
     FusedAttentionOnMeta,
     count_elementwise_flops,
     count_flops,
     count_saved_bytes,
-    interleaved_times,
     num_params,
 )
+from .timing import interleaved_times
 
 __all__ = ['basic_block_params', 'bottleneck_params', 'vit_block_params', 'eta_basic',
            'eta_vit', 'param_ratio_eq52', 'flop_ratio_eq55', 'backbone_stages',
@@ -122,7 +125,7 @@ def block_kind(block: nn.Module) -> str:
         return 'bottleneck'
     if hasattr(block, 'conv1') and hasattr(block, 'conv2'):
         return 'basic'
-    from .core.vit import transformer_block_parts
+    from ..core.vit import transformer_block_parts
     if transformer_block_parts(block).proj is not None:
         return 'vit'
     raise ValueError(f'cannot tell the kind of block {type(block).__name__}')
@@ -130,8 +133,7 @@ def block_kind(block: nn.Module) -> str:
 
 def is_training_computing_layer(module: Optional[nn.Module]) -> bool:
     """True for a computing layer in training form (called as ``layer(x, prev, next)``)."""
-    return (module is not None and callable(getattr(module, 'synthesize', None))
-            and not getattr(module, 'deploy', False))
+    return module is not None and is_training_layer(module)
 
 
 def _option(backbone: nn.Module, name: str, default):
@@ -200,10 +202,12 @@ def capture_block_inputs(backbone: nn.Module, fn: Callable[[], Any]) -> Dict[str
 def run_site(prev: nn.Module, mid: Optional[nn.Module], next: nn.Module, x: Tensor) -> Tensor:
     """``f_{r+1}(m(f_{r-1}(x)))`` with ``m`` the removed block, the computing layer (fed its
     neighbours, eq. 17), a deploy layer, or nothing (``remove_only``)."""
-    x = prev(x)
-    if mid is not None:
-        x = mid(x, prev, next) if is_training_computing_layer(mid) else mid(x)
-    return next(x)
+    if mid is None:  # remove_only: the two neighbours back to back
+        return next(prev(x))
+    layers = [prev, mid, next]
+    for i in range(3):
+        x = forward_layer(layers, i, x)
+    return x
 
 
 @dataclass
@@ -538,7 +542,6 @@ def paired_time_ratio(sites: List[SiteCost], e2e_samples: Sequence[float],
         site_samples: ``'<name>:block'`` / ``'<name>:layer'`` -> samples of the same
             repetitions (:func:`site_step_fns` names).
     """
-    import statistics
     ratios = []
     for i, t in enumerate(e2e_samples):
         saved = 0.0

@@ -1,4 +1,4 @@
-"""The synthetic COCO-format shapes set (repl_mm.runtime.synthetic_coco)."""
+"""The synthetic COCO-format shapes set (repl_mm.testing.synthetic_coco)."""
 import hashlib
 import json
 import os
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pycocotools.coco import COCO
 
-from repl_mm.runtime.synthetic_coco import SHAPE_CLASSES, make_synthetic_coco, render_image
+from repl_mm.testing.synthetic_coco import SHAPE_CLASSES, make_synthetic_coco, render_image
 
 
 def _digest(root):

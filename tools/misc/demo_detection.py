@@ -1,7 +1,7 @@
 """Detection end to end on a machine without COCO and without GPUs (``make demo``).
 
 1. writes a small deterministic COCO-format detection set of coloured shapes
-   (:mod:`repl_mm.runtime.synthetic_coco`) into the work dir;
+   (:mod:`repl_mm.testing.synthetic_coco`) into the work dir;
 2. trains RetinaNet with a ResNet-RepL backbone (``configs/demo/retinanet_r34_repl_shapes.py``)
    through ``tools/dist_train.sh`` with 2 processes (gloo on CPU), then its end-to-end twin
    (``configs/demo/retinanet_r34_shapes.py``) the same way;
@@ -13,7 +13,7 @@
 
 Every number comes from the runs it makes. Usage::
 
-    .venv/bin/python tools/demo_detection.py [--work-dir work_dirs/demo_detection]
+    .venv/bin/python tools/misc/demo_detection.py [--work-dir work_dirs/demo_detection]
         [--epochs 12] [--nproc 2] [--num-train 96] [--num-val 32]
 """
 import argparse
@@ -27,15 +27,19 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))  # the repository root
 sys.path.insert(0, ROOT)
 
 import torch  # noqa: E402
 
-from repl_mm.benchmark import interleaved_times  # noqa: E402
+from repl_mm.analysis import (  # noqa: E402
+    interleaved_times,
+    train_step_fn,
+    train_step_saved_bytes,
+    trainable_params,
+)
 from repl_mm.runtime import load_config  # noqa: E402
-from repl_mm.runtime.measure import train_step_fn, train_step_saved_bytes, trainable_params  # noqa: E402
-from repl_mm.runtime.synthetic_coco import make_synthetic_coco  # noqa: E402
+from repl_mm.testing import make_synthetic_coco  # noqa: E402
 
 MODELS = (('RetinaNet-R34-RepL', 'configs/demo/retinanet_r34_repl_shapes.py'),
           ('RetinaNet-R34 (E2E)', 'configs/demo/retinanet_r34_shapes.py'))
@@ -157,7 +161,7 @@ def _plot(results: Dict[str, dict], path: str) -> None:
     table = tab.table(cellText=[v for _, v in rows], rowLabels=[k for k, _ in rows],
                       colLabels=names, loc='center', cellLoc='center')
     table.scale(1, 1.8)
-    tab.set_title('Measured by tools/demo_detection.py')
+    tab.set_title('Measured by tools/misc/demo_detection.py')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
