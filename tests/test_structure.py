@@ -14,9 +14,13 @@ PACKAGE = 'repl_mm'
 #: layer -> layers (second name component of ``repl_mm.<layer>``) it must not import from;
 #: ``tools`` is the repository's top-level scripts package.
 FORBIDDEN = {
-    'core': {'models', 'adapters', 'runtime', 'analysis', 'testing'},
-    'models': {'adapters', 'runtime', 'analysis'},
-    'adapters': {'runtime', 'analysis'},
+    'envcheck': {'core', 'models', 'datasets', 'evaluation', 'adapters', 'runtime', 'analysis',
+                 'testing'},
+    'core': {'models', 'datasets', 'evaluation', 'adapters', 'runtime', 'analysis', 'testing'},
+    'models': {'evaluation', 'adapters', 'runtime', 'analysis', 'testing'},
+    'datasets': {'models', 'evaluation', 'adapters', 'runtime', 'analysis', 'testing'},
+    'evaluation': {'adapters', 'runtime', 'analysis', 'testing'},
+    'adapters': {'runtime', 'analysis', 'testing'},
     'analysis': {'tools'},
     'runtime': {'tools'},
     'testing': {'analysis', 'runtime', 'tools'},

@@ -7,7 +7,7 @@ with the same seed and reports
 * trainable parameters, measured and as eq. 42/50 predicts (``P_E2E - sum_r (P_r - a_r)``,
   ``a_r = 2`` or ``2H`` per site);
 * the bytes one training step saves for backward (activations + synthesized operators,
-  eq. 58; ``repl_mm.benchmark.count_saved_bytes``), and on CUDA the peak allocated memory of
+  eq. 58; ``repl_mm.analysis.count_saved_bytes``), and on CUDA the peak allocated memory of
   a training step;
 * the time of one full training step (forward, backward, AdamW step), E2E and RepL timed
   interleaved (ABBA) in one run; on CPU with process CPU time.
@@ -25,23 +25,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 import torch  # noqa: E402
 
+from repl_mm.analysis import count_saved_bytes, cuda_peak_memory, interleaved_times, paired_ratio  # noqa: E402
 from repl_mm.core.vit import ViTComputingLayer  # noqa: E402
 from repl_mm.models.transformer_lm import TransformerLM, TransformerLMRepL  # noqa: E402
-
-try:  # repl_mm.benchmark moves to repl_mm.analysis (issue 10)
-    from repl_mm.analysis.benchmark import (  # noqa: E402
-        count_saved_bytes,
-        cuda_peak_memory,
-        interleaved_times,
-        paired_ratio,
-    )
-except ImportError:
-    from repl_mm.benchmark import (  # noqa: E402
-        count_saved_bytes,
-        cuda_peak_memory,
-        interleaved_times,
-        paired_ratio,
-    )
 
 
 def parse_args(argv=None) -> argparse.Namespace:
