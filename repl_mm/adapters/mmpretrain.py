@@ -1,5 +1,6 @@
 """RepL backbones in the mmpretrain scope: ``ResNetRepL``, ``ResNetV1cRepL``, ``ResNetV1dRepL``,
-``CifarResNet``, ``CifarResNetRepL``, ``VisionTransformerRepL``."""
+``CifarResNet``, ``CifarResNetRepL``, ``VisionTransformerRepL``, ``VisionTransformerSkipAt``
+(the Skip-Attention baseline)."""
 from mmpretrain.models.backbones import ResNet
 from mmpretrain.registry import MODELS
 
@@ -14,6 +15,11 @@ MODELS.register_module(module=CifarResNetRepL)
 from ..models.vit import VisionTransformerRepL  # noqa: E402
 
 MODELS.register_module(module=VisionTransformerRepL)
+
+# Skip-Attention baseline of Tables I-II (Venkataramanan et al., ICLR 2024)
+from ..models.skipat import VisionTransformerSkipAt  # noqa: E402
+
+MODELS.register_module(module=VisionTransformerSkipAt)
 
 # SVHN and STL-10 datasets (mmpretrain ships CIFAR-10 and ImageNet only)
 from .. import datasets  # noqa: E402,F401
