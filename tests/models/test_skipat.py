@@ -30,6 +30,11 @@ def build_stock(**kwargs):
     return MODELS.build(dict(type='VisionTransformer', **kwargs))
 
 
+def evaluating(model):
+    model.eval()   # mmpretrain backbones' train() returns None, so no chaining
+    return model
+
+
 def n_params(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -63,7 +68,7 @@ def test_forward_backward_every_parameter_gets_a_gradient():
 def test_output_shapes_match_stock(out_type, out_indices):
     kw = dict(TINY, out_type=out_type, out_indices=out_indices)
     x = torch.randn(2, 3, 32, 32)
-    stock, skip = build_stock(**kw).eval(), build(**kw).eval()
+    stock, skip = evaluating(build_stock(**kw)), evaluating(build(**kw))
     with torch.no_grad():
         a, b = stock(x), skip(x)
     assert [t.shape for t in a] == [t.shape for t in b]
@@ -71,8 +76,8 @@ def test_output_shapes_match_stock(out_type, out_indices):
 
 def test_no_skipped_layers_is_the_stock_vit():
     torch.manual_seed(0)
-    stock = build_stock(**TINY, out_indices=(3, 11)).eval()
-    skip = build(**TINY, out_indices=(3, 11), skip_layers=[]).eval()
+    stock = evaluating(build_stock(**TINY, out_indices=(3, 11)))
+    skip = evaluating(build(**TINY, out_indices=(3, 11), skip_layers=[]))
     skip.load_state_dict(stock.state_dict(), strict=True)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -112,8 +117,8 @@ def _reference_forward(stock, skip, x, skipped):
 @pytest.mark.parametrize('skipped', [[3, 4, 5, 6, 7, 8], [2, 5, 6], [11]])
 def test_skipped_layers_compute_phi_of_the_previous_msa_output(skipped):
     torch.manual_seed(0)
-    stock = build_stock(**TINY).eval()
-    skip = build(**TINY, skip_layers=skipped).eval()
+    stock = evaluating(build_stock(**TINY))
+    skip = evaluating(build(**TINY, skip_layers=skipped))
     result = skip.load_state_dict(stock.state_dict(), strict=False)
     # a stock checkpoint: only the skipped layers' attention is unexpected, only Phi missing
     assert {k.split('.')[1] for k in result.unexpected_keys} == {str(i) for i in skipped}
@@ -167,7 +172,7 @@ def test_fewer_attention_flops_in_the_skipped_layers(img, patch, batch):
     MSA = 8 N d^2 + 4 N^2 d (N tokens with CLS), Phi = 2nd*2d + 2n*2d*25 + 2n*2d*d + 2d*3
     (n patch tokens); and Phi < MSA."""
     kw = dict(arch='deit-tiny', img_size=img, patch_size=patch)
-    stock, skip = build_stock(**kw).eval(), build(**kw).eval()
+    stock, skip = evaluating(build_stock(**kw)), evaluating(build(**kw))
     x = torch.randn(batch, 3, img, img)
     d, n = 192, (img // patch) ** 2
     msa, phi = msa_flops(d, n + 1), parametric_flops(d, n)
@@ -196,7 +201,7 @@ def test_every_vision_transformer_argument_is_accepted():
                   pre_norm=True, init_cfg=None)
     assert set(params) - {'self'} == set(values), 'a new VisionTransformer argument'
     model = build(**values, skip_layers=[3, 4, 5, 6])
-    assert model.out_indices == [5, 11] and model.out_type == 'featmap'
+    assert list(model.out_indices) == [5, 11] and model.out_type == 'featmap'
     assert model.frozen_stages == 5 and model.layers[2].attn.qkv.bias is None
     # frozen stages freeze the SkipAt layers inside them too
     assert not any(p.requires_grad for i in range(5) for p in model.layers[i].parameters())
