@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test demo
+.PHONY: install test demo lint
 
 install:
 	bash tools/install_env.sh
 
 test: install
 	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# ruff (rules in pyproject.toml); .ci/run runs it before the tests
+lint: install
+	.venv/bin/ruff check .
 
 # Detection end to end on CPU (docs/detection.md): synthetic COCO-format set, RetinaNet-RepL and
 # its E2E twin trained with tools/dist_train.sh (2 processes), COCO mAP, table + PNG.

@@ -1,14 +1,20 @@
 """repl_mm: Replacement Learning (RepL) backbones for mmdet, mmsegmentation and mmpretrain.
 
 Importing this package registers the RepL backbones in the ``MODELS`` registry of every
-installed toolbox, so a config with ``custom_imports=dict(imports=['repl_mm'])`` can use
-``type='ResNetRepL'`` (and the other names in :mod:`repl_mm.adapters`). It also makes every
-mmengine checkpoint load safe on torch >= 2.6 (:mod:`repl_mm.runtime.checkpoint`), so
-``--resume`` works with the toolboxes' own tools too.
+installed toolbox (:mod:`repl_mm.adapters`), so a config with
+``custom_imports=dict(imports=['repl_mm'])`` can use ``type='ResNetRepL'``. It also makes every
+mmengine checkpoint load safe on torch >= 2.6 (:mod:`repl_mm.runtime.checkpoint`, installed
+once), so ``--resume`` works with the toolboxes' own tools too.
+
+Layers (see docs/architecture.md): ``core`` -> ``models`` -> ``adapters`` -> ``runtime`` /
+``analysis`` / ``testing`` -> ``tools``.
 """
+from .adapters import AVAILABLE, get_toolbox, import_adapters
 from .core import *  # noqa: F401,F403
-from .adapters import AVAILABLE, import_adapters
+from .core import __all__ as _core_all
 from .runtime.checkpoint import install_safe_checkpoint_loading
+
+__all__ = ['AVAILABLE', 'get_toolbox', 'import_adapters', *_core_all]
 
 __version__ = '0.1.0'
 

@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from .adapters import get_toolbox
 from .core.stage import computing_layers
 
 __all__ = ['LAYOUTS', 'RESNET_TYPES', 'ConversionReport', 'unwrap_state_dict', 'detect_layout',
@@ -250,18 +251,19 @@ def build_repl_target(config: Optional[str] = None, depth: Optional[int] = None,
         if backbone_type not in RESNET_TYPES:
             raise ValueError(f'backbone_type must be one of {RESNET_TYPES}, '
                              f'got {backbone_type!r}')
-        adapter = importlib.import_module(f'{__package__}.adapters.mmpretrain')
-        return getattr(adapter, backbone_type)(depth=depth, interval=interval,
-                                               replace_blocks=replace_blocks), None
+        registry = get_toolbox('mmpretrain').registry
+        return registry.get(backbone_type)(depth=depth, interval=interval,
+                                           replace_blocks=replace_blocks), None
 
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope', 'mmpretrain')
-    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=False)
-    registry = importlib.import_module(f'{scope}.registry').MODELS
+    toolbox = get_toolbox(cfg.get('default_scope', 'mmpretrain'))
+    importlib.import_module(f'{toolbox.package}.utils').register_all_modules(
+        init_default_scope=False)
+    scope, registry = toolbox.scope, toolbox.registry
     model_cfg = cfg.model.copy()
     with DefaultScope.overwrite_default_scope(scope):
         model = registry.build(model_cfg)

@@ -22,7 +22,7 @@ MM_PKGS=(mmengine==0.10.7)
 MMCV_PKG=mmcv==2.1.0
 TOOLBOX_PKGS=(mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 pycocotools ftfy regex
               "numpy<2" "opencv-python-headless<4.12" matplotlib pytest pytest-timeout
-              scikit-learn)  # scikit-learn: its bundled digits are the real-data evidence set
+              ruff==0.17.6 scikit-learn)  # scikit-learn: its digits are docs/evidence.md's data
 
 stamp_src="$(printf '%s\n' "${TORCH_PKGS[@]}" "${BUILD_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG" \
              "${TOOLBOX_PKGS[@]}" "FORCE_CUDA=${FORCE_CUDA:-0}"; cat "$root/setup.py")"

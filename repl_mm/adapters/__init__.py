@@ -1,31 +1,10 @@
-"""Thin per-toolbox adapters: combine the shared RepL mechanics with each toolbox's backbone
-classes and register them in that toolbox's ``MODELS`` registry.
+"""Thin per-toolbox adapters: each module declares the RepL classes on that toolbox's
+backbones, registers them in its ``MODELS`` registry, and describes the toolbox once
+(:class:`~.toolbox.Toolbox`: registry, test batches, visualization hook, result dumping).
 
 Importing :mod:`repl_mm` imports every adapter whose toolbox is installed; ``AVAILABLE``
-lists them. A toolbox that is not installed is skipped; any other import error is raised.
+lists them, :func:`get_toolbox` returns one descriptor.
 """
-import importlib
-from typing import List
+from .toolbox import AVAILABLE, TOOLBOX_SCOPES, Toolbox, get_toolbox, import_adapters
 
-from .factory import make_resnet_repl_classes
-
-__all__ = ['AVAILABLE', 'import_adapters', 'make_resnet_repl_classes']
-
-AVAILABLE: List[str] = []
-_ADAPTERS = {'mmpretrain': 'mmpretrain', 'mmdet': 'mmdet', 'mmseg': 'mmseg'}
-
-
-def import_adapters() -> List[str]:
-    """Imports the adapter of each installed toolbox; returns their scope names."""
-    for scope, package in _ADAPTERS.items():
-        if scope in AVAILABLE:
-            continue
-        try:
-            importlib.import_module(package)
-        except ModuleNotFoundError as e:
-            if e.name == package:
-                continue
-            raise
-        importlib.import_module(f'{__name__}.{scope}')
-        AVAILABLE.append(scope)
-    return AVAILABLE
+__all__ = ['AVAILABLE', 'TOOLBOX_SCOPES', 'Toolbox', 'get_toolbox', 'import_adapters']

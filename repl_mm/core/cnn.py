@@ -4,8 +4,9 @@ A computing layer ``g_r`` sits where block ``r`` was removed. At training time i
 its synthesis coefficients and one BN (eq. 44, 47); the weights it convolves with are
 synthesized at every forward pass from the two retained neighbours ``f_{r-1}`` and
 ``f_{r+1}``, which the owning :class:`~repl_mm.core.stage.RepLStage` passes in explicitly
-(eq. 17). ``switch_to_deploy`` precomputes the operator once and folds the BN (eq. 32), after
-which the layer is a plain static module with no reference to its neighbours.
+(eq. 17, :func:`~repl_mm.core.neighbours.forward_layer`). ``fold(prev, next)`` precomputes the
+operator once and folds the BN (eq. 32), after which the layer is a plain static module with
+no reference to its neighbours (protocol: :class:`~repl_mm.core.layer.ComputingLayer`).
 """
 from typing import Dict, Optional, Tuple
 
@@ -14,10 +15,17 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-from .synthesis import (SynthesisCoefficients, normalize_rows, recompute_in_backward,
-                        stop_gradient, used_neighbours)
+from .layer import ComputingLayer
+from .synthesis import (
+    SynthesisCoefficients,
+    check_repl_options,
+    normalize_rows,
+    recompute_in_backward,
+    stop_gradient,
+    used_neighbours,
+)
 
-__all__ = ['ComputingLayer', 'BasicBlockComputingLayer', 'BottleneckComputingLayer',
+__all__ = ['ConvComputingLayer', 'BasicBlockComputingLayer', 'BottleneckComputingLayer',
            'fold_batchnorm']
 
 
@@ -45,8 +53,9 @@ def _build_norm(norm_cfg: Optional[dict], channels: int) -> nn.Module:
     return build_norm_layer(norm_cfg, channels)[1]
 
 
-class ComputingLayer(nn.Module):
-    """Base class of the CNN computing layers: train-time synthesis and deploy duality.
+class ConvComputingLayer(ComputingLayer):
+    """Base class of the CNN computing layers: train-time synthesis and deploy duality
+    (the protocol of :class:`~repl_mm.core.layer.ComputingLayer`).
 
     Subclasses define ``_synthesize(prev, next) -> dict`` (the operator theta_hat of eq. 5),
     ``_apply(x, op) -> Tensor`` (Phi_r of eq. 6, returning the residual branch before the
@@ -71,6 +80,8 @@ class ComputingLayer(nn.Module):
                  drop_path: Optional[nn.Module] = None, with_cp: bool = False,
                  deploy: bool = False, eps: float = 1e-5) -> None:
         super().__init__()
+        check_repl_options(neighbours, coefficients, stop_grad=stop_grad, with_cp=with_cp,
+                           deploy=deploy)
         self.channels = channels
         self.neighbours = neighbours
         self.coefficients = coefficients
@@ -140,15 +151,13 @@ class ComputingLayer(nn.Module):
             prev (nn.Module): the retained left neighbour block (train form only).
             next (nn.Module): the retained right neighbour block (train form only).
         """
-        if not self.deploy and (prev is None or next is None):
-            raise ValueError(f'{type(self).__name__} in training form needs its neighbours: '
-                             'call it as layer(x, prev, next) (RepLStage does)')
+        self._require_neighbours(prev, next)
         if self.with_cp and x.requires_grad:
             return cp.checkpoint(self._forward, x, prev, next, use_reentrant=False)
         return self._forward(x, prev, next)
 
     @torch.no_grad()
-    def switch_to_deploy(self, prev: nn.Module, next: nn.Module) -> None:
+    def fold(self, prev: nn.Module, next: nn.Module) -> None:
         """Precompute the synthesized kernels and fold the BN into the last conv (eq. 32).
 
         Afterwards the layer holds ordinary convolutions, no synthesis coefficients, no BN
@@ -176,7 +185,7 @@ class ComputingLayer(nn.Module):
                 f'deploy={self.deploy}')
 
 
-class BasicBlockComputingLayer(ComputingLayer):
+class BasicBlockComputingLayer(ConvComputingLayer):
     """Computing layer replacing a BasicBlock (paper §III-B1).
 
     ``W_hat[c] = alpha_c * norm(W_{r-1,2})[c] + beta_c * norm(W_{r+1,1})[c]`` (eq. 8-10),
@@ -189,7 +198,7 @@ class BasicBlockComputingLayer(ComputingLayer):
         channels (int): ``C``.
         padding (int): padding of the 3x3 conv (the removed block's).
         dilation (int): dilation of the 3x3 conv (the removed block's).
-        **kwargs: see :class:`ComputingLayer`.
+        **kwargs: see :class:`ConvComputingLayer`.
     """
 
     def __init__(self, channels: int, padding: int = 1, dilation: int = 1, **kwargs) -> None:
@@ -227,7 +236,7 @@ class BasicBlockComputingLayer(ComputingLayer):
         return self.conv(x)
 
 
-class BottleneckComputingLayer(ComputingLayer):
+class BottleneckComputingLayer(ConvComputingLayer):
     """Computing layer replacing a Bottleneck (paper §III-B2), exactly eq. 15::
 
         z1 = ReLU(W_red * x),   W_red = W_{r-1,1}                       (eq. 13)
@@ -247,7 +256,7 @@ class BottleneckComputingLayer(ComputingLayer):
         groups (int): groups of the middle conv.
         padding (int): padding of the middle conv.
         dilation (int): dilation of the middle conv.
-        **kwargs: see :class:`ComputingLayer`.
+        **kwargs: see :class:`ConvComputingLayer`.
     """
 
     def __init__(self, channels: int, mid_channels: int, groups: int = 1, padding: int = 1,

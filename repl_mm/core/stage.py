@@ -5,19 +5,24 @@ blocks keep their state_dict keys (``layer3.2.conv1.weight``) and a removed bloc
 prefix (``layer3.3.``) now holds its computing layer's few parameters. A stock checkpoint
 therefore loads into a RepL backbone with only the removed blocks' keys unexpected.
 
-The stage passes each computing layer its two retained neighbours at forward time; the
-computing layer holds no reference to them, so ``state_dict``, ``deepcopy``, DDP and
-checkpointing see an ordinary module tree.
+The stage runs its blocks through :func:`~repl_mm.core.neighbours.forward_layer`, which passes
+each computing layer its two retained neighbours at forward time; the computing layer holds
+no reference to them, so ``state_dict``, ``deepcopy``, DDP and checkpointing see an ordinary
+module tree.
 """
+from typing import Iterator, Tuple
+
 from torch import Tensor, nn
 
-from .cnn import ComputingLayer
+from .layer import ComputingLayer
+from .neighbours import check_layer_positions, fold_layers, forward_layer
 
 __all__ = ['RepLStage', 'computing_layers']
 
 
-def computing_layers(module: nn.Module):
-    """Yields ``(name, layer)`` for every :class:`ComputingLayer` under ``module``."""
+def computing_layers(module: nn.Module) -> Iterator[Tuple[str, ComputingLayer]]:
+    """Yields ``(name, layer)`` for every computing layer (CNN or transformer) under
+    ``module``."""
     for name, m in module.named_modules():
         if isinstance(m, ComputingLayer):
             yield name, m
@@ -32,27 +37,14 @@ class RepLStage(nn.Sequential):
 
     def __init__(self, *blocks: nn.Module) -> None:
         super().__init__(*blocks)
-        mods = list(self)
-        for i, m in enumerate(mods):
-            if isinstance(m, ComputingLayer) and (
-                    i == 0 or i == len(mods) - 1
-                    or isinstance(mods[i - 1], ComputingLayer)
-                    or isinstance(mods[i + 1], ComputingLayer)):
-                raise ValueError(f'computing layer at position {i} of a stage of {len(mods)} '
-                                 'needs a retained block on each side')
+        check_layer_positions(list(self))
 
     def forward(self, x: Tensor) -> Tensor:
-        mods = list(self._modules.values())
-        for i, m in enumerate(mods):
-            if isinstance(m, ComputingLayer) and not m.deploy:
-                x = m(x, mods[i - 1], mods[i + 1])
-            else:
-                x = m(x)
+        layers = list(self._modules.values())
+        for i in range(len(layers)):
+            x = forward_layer(layers, i, x)
         return x
 
     def switch_to_deploy(self) -> None:
-        """Turns every computing layer of the stage into its static deploy form (eq. 32)."""
-        mods = list(self._modules.values())
-        for i, m in enumerate(mods):
-            if isinstance(m, ComputingLayer):
-                m.switch_to_deploy(mods[i - 1], mods[i + 1])
+        """Folds every computing layer of the stage into its static deploy form (eq. 32)."""
+        fold_layers(list(self._modules.values()))

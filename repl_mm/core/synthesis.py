@@ -19,7 +19,8 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
-__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options', 'used_neighbours', 'recompute_in_backward', 'normalize_rows', 'stop_gradient',
+__all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options',
+           'used_neighbours', 'recompute_in_backward', 'normalize_rows', 'stop_gradient',
            'SynthesisCoefficients']
 
 NEIGHBOURS = ('both', 'prev', 'next')

@@ -37,27 +37,33 @@ The LayerNorms are borrowed from the left neighbour (from the right one when
 same stop-gradient switch as the synthesis weights (eq. 30). With ``neighbours='prev'`` or
 ``'next'`` the per-head bias and the MLP weights are those of the one neighbour used.
 
-``switch_to_deploy`` folds each branch into fixed modules (eq. 33): the attention branch
+``fold(prev, next)`` (called by the owner's ``switch_to_deploy()``, see
+:mod:`repl_mm.core.layer`) folds each branch into fixed modules (eq. 33): the attention branch
 becomes an ``nn.Linear`` with ``W = c_scale W_hat`` (``c_scale = d^{-1/2}`` for the per-head
 form, 1 for the scalar form) and bias ``b_hat``, preceded by a copy of the borrowed LayerNorm;
 the MLP branch becomes ``LayerNorm -> Linear -> GELU -> Linear``. Eq. 33 writes ``c_scale``
 on the bias too; eq. 24 scales only the matrix product, so the exact fold keeps ``b_hat``
 unscaled (the two agree for the scalar form, where ``c_scale = 1``).
 """
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .synthesis import (COEFFICIENTS, NEIGHBOURS, SynthesisCoefficients, check_choice,
-                        normalize_rows, recompute_in_backward, stop_gradient,
-                        used_neighbours)
+from .layer import ComputingLayer
+from .options import SYNTHESIS_BRANCHES, check_synthesis_branches
+from .synthesis import (
+    SynthesisCoefficients,
+    check_repl_options,
+    normalize_rows,
+    recompute_in_backward,
+    stop_gradient,
+    used_neighbours,
+)
 
 __all__ = ['SYNTHESIS_BRANCHES', 'ViTBlockParts', 'transformer_block_parts',
            'check_synthesis_branches', 'ViTComputingLayer']
-
-SYNTHESIS_BRANCHES = ('attn', 'mlp')
 
 
 class ViTBlockParts(NamedTuple):
@@ -105,29 +111,12 @@ def transformer_block_parts(block: nn.Module) -> ViTBlockParts:
     return ViTBlockParts(ln1, proj, ln2, fc1, fc2)
 
 
-def check_synthesis_branches(synthesis_branches) -> Tuple[str, ...]:
-    """Validates ``synthesis_branches``: a non-empty selection of ``('attn', 'mlp')``.
-
-    Returns the branches as a tuple in execution order (attention first, like eq. 18).
-    """
-    if isinstance(synthesis_branches, str) \
-            or not isinstance(synthesis_branches, (list, tuple)) \
-            or not synthesis_branches \
-            or any(b not in SYNTHESIS_BRANCHES for b in synthesis_branches) \
-            or len(set(synthesis_branches)) != len(synthesis_branches):
-        raise ValueError(
-            "synthesis_branches must be a non-empty list or tuple of distinct values from "
-            f"{SYNTHESIS_BRANCHES}: ('attn', 'mlp') is the full RepL design of Table VI, "
-            f"('attn',) and ('mlp',) its ablations; got {synthesis_branches!r}")
-    return tuple(b for b in SYNTHESIS_BRANCHES if b in synthesis_branches)
-
-
 def _average(tensors: List[Tensor]) -> Tensor:
     """The fixed 1/2 weights of eq. 23, 25 and 26 (the tensor itself for one neighbour)."""
     return tensors[0] if len(tensors) == 1 else sum(tensors) / len(tensors)
 
 
-class ViTComputingLayer(nn.Module):
+class ViTComputingLayer(ComputingLayer):
     """Computing layer ``g_r`` replacing one transformer block (paper §III-C).
 
     Args:
@@ -163,12 +152,8 @@ class ViTComputingLayer(nn.Module):
                  norm_eps: float = 1e-6, eps: float = 1e-5) -> None:
         super().__init__()
         self.synthesis_branches = check_synthesis_branches(synthesis_branches)
-        check_choice('neighbours', neighbours, NEIGHBOURS)
-        check_choice('coefficients', coefficients, COEFFICIENTS)
-        for name, value in (('head_wise', head_wise), ('stop_grad', stop_grad),
-                            ('deploy', deploy)):
-            if not isinstance(value, bool):
-                raise ValueError(f'{name} must be True or False, got {value!r}')
+        check_repl_options(neighbours, coefficients, head_wise=head_wise, stop_grad=stop_grad,
+                           deploy=deploy)
         if head_wise and embed_dims % num_heads:
             raise ValueError(f'head_wise=True needs embed_dims ({embed_dims}) divisible by '
                              f'num_heads ({num_heads})')
@@ -331,6 +316,7 @@ class ViTComputingLayer(nn.Module):
         """
         if self.deploy:
             return self._deploy_forward(x)
+        self._require_neighbours(prev, next)
         return self._train_forward(x, recompute_in_backward(self.synthesize, prev, next))
 
     # --- deploy ----------------------------------------------------------------------------
@@ -345,7 +331,7 @@ class ViTComputingLayer(nn.Module):
             self.fc2 = nn.Linear(h, d)
 
     @torch.no_grad()
-    def switch_to_deploy(self, prev: nn.Module, next: nn.Module) -> None:
+    def fold(self, prev: nn.Module, next: nn.Module) -> None:
         """Folds the synthesized operators into fixed modules (eq. 33).
 
         Afterwards the layer holds ``proj`` (``W = c_scale W_hat``, ``b = b_hat``) with its

@@ -13,56 +13,41 @@ from typing import List, Optional, Sequence
 
 from torch import nn
 
-from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ComputingLayer
+from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ConvComputingLayer
+from ..core.options import DEFAULT_INTERVAL, REPL_ARGS_DOC, RepLOptions
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
-from ..core.synthesis import check_repl_options
+from .summary import log_removal, trainable_params
 
-__all__ = ['RepLResNetMixin', 'REPL_RESNET_ARGS']
+__all__ = ['RepLResNetMixin', 'ResNetV1cMixin', 'ResNetV1dMixin', 'REPL_RESNET_ARGS']
 
-REPL_RESNET_ARGS = """
-        interval (int | None): replacement interval ``K`` (eq. 16): in each stage of
-            ``L_s`` blocks the 1-based blocks ``r = mK, 1 <= r < L_s`` are removed.
-            ``None`` removes nothing: the backbone is then the stock ResNet. Default 4.
-        replace_blocks (Sequence[Sequence[int]], optional): explicit 0-based block indices
-            to remove, one list per stage, used instead of ``interval``.
-        neighbours (str): neighbours that feed the synthesis: ``'both'`` (default),
-            ``'prev'`` or ``'next'`` (Table VII).
-        coefficients (str): ``'separate'`` alpha and beta (default) or one ``'shared'``
-            coefficient with ``beta = 1 - alpha`` (Table XVI).
-        stop_grad (bool): stop-gradient on neighbour weights in the synthesis (eq. 30).
-            Default True.
-        remove_only (bool): drop the blocks and insert nothing (Tables III-IV,
-            "-25% layers"). Default False.
-        deploy (bool): build the computing layers in their static deploy form (eq. 32), to
-            load a checkpoint written after :meth:`switch_to_deploy`. Default False.
-"""
+#: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
+REPL_RESNET_ARGS = REPL_ARGS_DOC
 
 
 class RepLResNetMixin:
     """Mixin that applies the removal plan to a stock mm ResNet; put it before the ResNet
     class in the bases. See ``REPL_RESNET_ARGS`` for the arguments it adds."""
 
-    def __init__(self, *args, interval: Optional[int] = 4,
+    def __init__(self, *args, interval: Optional[int] = DEFAULT_INTERVAL,
                  replace_blocks: Optional[Sequence[Sequence[int]]] = None,
                  neighbours: str = 'both', coefficients: str = 'separate',
                  stop_grad: bool = True, remove_only: bool = False, deploy: bool = False,
                  **kwargs) -> None:
-        check_repl_options(neighbours, coefficients, stop_grad=stop_grad,
-                           remove_only=remove_only, deploy=deploy)
+        try:
+            self.repl_options = RepLOptions(interval, replace_blocks, neighbours, coefficients,
+                                            stop_grad, remove_only, deploy)
+        except ValueError as e:
+            raise ValueError(f'{type(self).__name__}: {e}') from None
         super().__init__(*args, **kwargs)
-        self.interval = interval
-        self.replace_blocks = replace_blocks
-        self.neighbours = neighbours
-        self.coefficients = coefficients
-        self.stop_grad = stop_grad
-        self.remove_only = remove_only
-        self.deploy = deploy
+        for name, value in self.repl_options.as_dict().items():
+            setattr(self, name, value)  # the stock-style attributes (self.interval, ...)
+        params_before = trainable_params(self)
         stages = [getattr(self, name) for name in self.res_layers]
-        plan_arg = 'replace_blocks' if replace_blocks is not None else 'interval'
+        plan_arg = self.repl_options.plan_arg
         try:
             self.removal_plan: List[List[int]] = removal_plan(
-                [len(s) for s in stages], interval, replace_blocks)
+                [len(s) for s in stages], self.repl_options.plan_interval, replace_blocks)
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
         for name, stage, removed in zip(self.res_layers, stages, self.removal_plan):
@@ -70,6 +55,10 @@ class RepLResNetMixin:
                 setattr(self, name, self._replace_stage(stage, removed, plan_arg))
         if hasattr(self, '_freeze_stages'):
             self._freeze_stages()  # frozen stages also freeze their computing layers
+        log_removal(type(self).__name__, self.repl_options,
+                    [f'{name}.{i}' for name, removed in zip(self.res_layers, self.removal_plan)
+                     for i in removed],
+                    sum(len(s) for s in stages), params_before, trainable_params(self))
 
     def _replace_stage(self, stage: nn.Sequential, removed: List[int],
                        plan_arg: str) -> RepLStage:
@@ -84,14 +73,13 @@ class RepLResNetMixin:
         return RepLStage(children)
 
     def _computing_layer(self, prev: nn.Module, block: nn.Module, next: nn.Module, index: int,
-                         plan_arg: str) -> ComputingLayer:
+                         plan_arg: str) -> ConvComputingLayer:
         """Builds the computing layer for removed ``block`` and checks its neighbours."""
         bottleneck = hasattr(block, 'conv3')
         mid = block.conv2
-        common = dict(neighbours=self.neighbours, coefficients=self.coefficients,
-                      stop_grad=self.stop_grad, norm_cfg=getattr(self, 'norm_cfg', None),
+        common = dict(self.repl_options.layer_kwargs(), norm_cfg=getattr(self, 'norm_cfg', None),
                       drop_path=getattr(block, 'drop_path', None),
-                      with_cp=bool(getattr(block, 'with_cp', False)), deploy=self.deploy,
+                      with_cp=bool(getattr(block, 'with_cp', False)),
                       padding=_first(mid.padding), dilation=_first(mid.dilation))
         if bottleneck:
             layer = BottleneckComputingLayer(block.conv3.out_channels, mid.out_channels,
@@ -132,6 +120,22 @@ class RepLResNetMixin:
             if isinstance(stage, RepLStage):
                 stage.switch_to_deploy()
         self.deploy = True
+
+
+class ResNetV1cMixin:
+    """ResNetV1c: deep 3-conv stem (``deep_stem=True``), stride-conv shortcuts; put it before
+    a RepL ResNet class in the bases."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(deep_stem=True, avg_down=False, **kwargs)
+
+
+class ResNetV1dMixin:
+    """ResNetV1d: deep stem and average-pool shortcuts (``deep_stem=True,
+    avg_down=True``); put it before a RepL ResNet class in the bases."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(deep_stem=True, avg_down=True, **kwargs)
 
 
 def _first(v):

@@ -27,71 +27,42 @@ from mmpretrain.models.backbones.vision_transformer import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 
+from ..core.neighbours import fold_layers, forward_layer
+from ..core.options import DEFAULT_INTERVAL, TRANSFORMER_REPL_ARGS_DOC, TransformerRepLOptions
 from ..core.plan import removal_plan
-from ..core.synthesis import check_repl_options
-from ..core.vit import ViTComputingLayer, check_synthesis_branches, transformer_block_parts
+from ..core.vit import ViTComputingLayer, transformer_block_parts
+from .summary import log_removal, trainable_params
 
 __all__ = ['RepLViTMixin', 'VisionTransformerRepL', 'REPL_VIT_ARGS']
 
-REPL_VIT_ARGS = """
-        interval (int | None): replacement interval ``K`` (eq. 16): the 1-based blocks
-            ``r = mK, 1 <= r < L`` are removed (12 blocks, ``K = 4``: 0-based 3 and 7).
-            ``None`` removes nothing: the backbone is then the stock ViT. Default 4.
-        replace_blocks (Sequence[int], optional): explicit 0-based indices of the blocks to
-            remove (a flat list; not the first, not the last, no two adjacent), used
-            instead of ``interval``.
-        synthesis_branches (Sequence[str]): ``('attn', 'mlp')`` (default, the full design of
-            Table VI: attention-projection branch then MLP-fusion branch, each residual),
-            ``('attn',)`` or ``('mlp',)``.
-        head_wise (bool): per-head synthesis of the attention projection (eq. 22-24,
-            ``2H`` coefficients per layer) instead of the scalar form (eq. 20-21, 2
-            coefficients). Default False.
-        neighbours (str): neighbours that feed the synthesis: ``'both'`` (default),
-            ``'prev'`` or ``'next'`` (Table VII).
-        coefficients (str): ``'separate'`` alpha and beta (default) or one ``'shared'``
-            coefficient with ``beta = 1 - alpha`` (Table XVI).
-        stop_grad (bool): stop-gradient on the neighbour tensors read by the computing
-            layers (eq. 30). Default True.
-        remove_only (bool): drop the blocks and insert nothing (Tables III-IV, "-25%
-            layers"). Default False.
-        deploy (bool): build the computing layers in their static deploy form (eq. 33), to
-            load a checkpoint written after :meth:`switch_to_deploy`. Default False.
-"""
+#: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
+REPL_VIT_ARGS = TRANSFORMER_REPL_ARGS_DOC
 
 
 class RepLViTMixin:
     """Mixin applying the removal plan to mmpretrain's ``VisionTransformer``; put it before
     that class in the bases. See ``REPL_VIT_ARGS`` for the arguments it adds."""
 
-    def __init__(self, *args, interval: Optional[int] = 4,
+    def __init__(self, *args, interval: Optional[int] = DEFAULT_INTERVAL,
                  replace_blocks: Optional[Sequence[int]] = None,
                  synthesis_branches: Sequence[str] = ('attn', 'mlp'),
                  head_wise: bool = False, neighbours: str = 'both',
                  coefficients: str = 'separate', stop_grad: bool = True,
                  remove_only: bool = False, deploy: bool = False, **kwargs) -> None:
-        synthesis_branches = check_synthesis_branches(synthesis_branches)
-        check_repl_options(neighbours, coefficients, head_wise=head_wise, stop_grad=stop_grad,
-                           remove_only=remove_only, deploy=deploy)
-        if replace_blocks is not None and (
-                isinstance(replace_blocks, (str, bytes))
-                or not isinstance(replace_blocks, Sequence)
-                or any(isinstance(i, bool) or not isinstance(i, int) for i in replace_blocks)):
-            raise ValueError('replace_blocks must be a flat list of 0-based block indices '
-                             f'(ints), e.g. [3, 7], got {replace_blocks!r}')
+        try:
+            self.repl_options = TransformerRepLOptions(
+                interval, replace_blocks, neighbours, coefficients, stop_grad, remove_only,
+                deploy, synthesis_branches, head_wise)
+        except ValueError as e:
+            raise ValueError(f'{type(self).__name__}: {e}') from None
         super().__init__(*args, **kwargs)
-        self.interval = interval
-        self.replace_blocks = replace_blocks
-        self.synthesis_branches = synthesis_branches
-        self.head_wise = head_wise
-        self.neighbours = neighbours
-        self.coefficients = coefficients
-        self.stop_grad = stop_grad
-        self.remove_only = remove_only
-        self.deploy = deploy
-        plan_arg = 'replace_blocks' if replace_blocks is not None else 'interval'
+        for name, value in self.repl_options.as_dict().items():
+            setattr(self, name, value)  # the stock-style attributes (self.interval, ...)
+        params_before = trainable_params(self)
+        plan_arg = self.repl_options.plan_arg
         try:
             self.removal_plan: List[List[int]] = removal_plan(
-                [len(self.layers)], interval,
+                [len(self.layers)], self.repl_options.plan_interval,
                 None if replace_blocks is None else [list(replace_blocks)])
         except ValueError as e:
             raise ValueError(f'{type(self).__name__}: {e}') from None
@@ -101,6 +72,9 @@ class RepLViTMixin:
                               self._computing_layer(i, plan_arg))
         if self.frozen_stages > 0:
             self._freeze_stages()  # frozen stages also freeze their computing layers
+        log_removal(type(self).__name__, self.repl_options,
+                    [f'layers.{i}' for i in self.removed_blocks], len(self.layers),
+                    params_before, trainable_params(self))
 
     def _computing_layer(self, index: int, plan_arg: str) -> ViTComputingLayer:
         """Builds the computing layer for removed block ``index`` and checks its neighbours."""
@@ -113,12 +87,8 @@ class RepLViTMixin:
             self.arch_settings['feedforward_channels']
         drop_path = getattr(block.attn, 'out_drop', None)
         layer = ViTComputingLayer(
-            self.embed_dims, block.attn.num_heads, hidden,
-            synthesis_branches=self.synthesis_branches, head_wise=self.head_wise,
-            neighbours=self.neighbours, coefficients=self.coefficients,
-            stop_grad=self.stop_grad,
-            drop_path=drop_path,
-            deploy=self.deploy, norm_eps=float(getattr(parts.ln1, 'eps', 1e-6)))
+            self.embed_dims, block.attn.num_heads, hidden, **self.repl_options.layer_kwargs(),
+            drop_path=drop_path, norm_eps=float(getattr(parts.ln1, 'eps', 1e-6)))
         for nb, side in ((self.layers[index - 1], 'left'), (self.layers[index + 1], 'right')):
             try:
                 layer.check_neighbour(nb, side)
@@ -142,11 +112,8 @@ class RepLViTMixin:
 
         layers = list(self.layers)
         outs = []
-        for i, layer in enumerate(layers):
-            if isinstance(layer, ViTComputingLayer) and not layer.deploy:
-                x = layer(x, layers[i - 1], layers[i + 1])
-            else:
-                x = layer(x)
+        for i in range(len(layers)):
+            x = forward_layer(layers, i, x)
             if i == len(layers) - 1 and self.final_norm:
                 x = self.ln1(x)
             if i in self.out_indices:
@@ -159,10 +126,7 @@ class RepLViTMixin:
         In eval mode the outputs stay equal (to float precision) and the computing layers no
         longer read their neighbours. Like mmpretrain's ``RepVGG.switch_to_deploy``.
         """
-        layers = list(self.layers)
-        for i, layer in enumerate(layers):
-            if isinstance(layer, ViTComputingLayer):
-                layer.switch_to_deploy(layers[i - 1], layers[i + 1])
+        fold_layers(list(self.layers))
         self.deploy = True
 
 

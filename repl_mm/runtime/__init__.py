@@ -1,23 +1,30 @@
 """Runtime support shared by ``tools/train.py``, ``tools/test.py`` and the demos.
 
 * :mod:`.scope`: picks mmdet, mmseg or mmpretrain from the config's ``default_scope``;
-* :mod:`.dist`: torchrun / slurm multi-process runs, with gloo when there is no GPU;
+* :mod:`.dist`: torchrun / slurm multi-process runs;
 * :mod:`.checkpoint`: safe (``weights_only``) checkpoint loading for resume, ``load_from`` and
-  pretrained weights -- installed when this package is imported;
-* :mod:`.runner`: the CLI-to-config merging of the toolboxes' tools and ``build_runner``;
-* :mod:`.measure`: trainable parameters and activation memory of one training step;
-* :mod:`.synthetic_coco`: a small deterministic COCO-format detection set.
+  pretrained weights (installed by ``import repl_mm``);
+* :mod:`.runner`: the CLI-to-config merging of the toolboxes' tools and ``build_runner``.
+
+The names below are imported lazily on first use, so ``import repl_mm`` (which imports
+:mod:`.checkpoint`) does not import the Runner.
 """
-from .checkpoint import (MMENGINE_SAFE_GLOBALS, UnsafeCheckpointError,
-                         install_safe_checkpoint_loading, safe_torch_load)
-from .dist import LAUNCHERS, setup_distributed
-from .runner import (add_result_dump, build_runner, default_work_dir, load_config,
-                     merge_test_args, merge_train_args)
-from .scope import TOOLBOX_SCOPES, detect_scope, setup_scope
+import importlib
+from typing import Any
 
-install_safe_checkpoint_loading()
+_EXPORTS = {
+    'MMENGINE_SAFE_GLOBALS': 'checkpoint', 'UnsafeCheckpointError': 'checkpoint',
+    'install_safe_checkpoint_loading': 'checkpoint', 'safe_torch_load': 'checkpoint',
+    'LAUNCHERS': 'dist', 'setup_distributed': 'dist',
+    'add_result_dump': 'runner', 'build_runner': 'runner', 'default_work_dir': 'runner',
+    'load_config': 'runner', 'merge_test_args': 'runner', 'merge_train_args': 'runner',
+    'TOOLBOX_SCOPES': 'scope', 'detect_scope': 'scope', 'setup_scope': 'scope',
+}
 
-__all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'install_safe_checkpoint_loading',
-           'safe_torch_load', 'LAUNCHERS', 'setup_distributed', 'add_result_dump',
-           'build_runner', 'default_work_dir', 'load_config', 'merge_test_args',
-           'merge_train_args', 'TOOLBOX_SCOPES', 'detect_scope', 'setup_scope']
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'.{_EXPORTS[name]}', __name__), name)

@@ -7,17 +7,16 @@ them: every RepL type resolves (``repl_mm`` is imported), checkpoints load safel
 (:mod:`repl_mm.runtime.dist`).
 """
 import logging
-import os
 import os.path as osp
 from argparse import Namespace
-from copy import deepcopy
 from typing import Optional
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from ..adapters import get_toolbox
 from .dist import setup_distributed
 from .scope import setup_scope
 
@@ -42,23 +41,12 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
             (``pin_memory``, ``persistent_workers``, ``default_collate``), as in its tools.
     """
     cfg = Config.fromfile(path)
-    scope = setup_scope(cfg)
-    if scope == 'mmpretrain':  # mmpretrain's train.py/test.py set these before cfg-options
-        _mmpretrain_dataloader_defaults(cfg)
+    toolbox = get_toolbox(setup_scope(cfg))
+    if toolbox.prepare_config is not None:  # what the toolbox's tools set before cfg-options
+        toolbox.prepare_config(cfg)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
-
-
-def _mmpretrain_dataloader_defaults(cfg: Config) -> None:
-    default = ConfigDict(pin_memory=True, persistent_workers=True,
-                         collate_fn=dict(type='default_collate'))
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(field, None) is None:
-            continue
-        loader = deepcopy(default)
-        loader.update(cfg[field])
-        cfg[field] = loader
 
 
 def _no_persistent_workers_without_workers(cfg: Config) -> None:
@@ -132,24 +120,7 @@ def _enable_visualization(cfg: Config, args: Namespace) -> None:
     if 'visualization' not in hooks:
         raise ValueError("--show/--show-dir need default_hooks.visualization in the config, "
                          "e.g. visualization=dict(type='DetVisualizationHook')")
-    hook = hooks['visualization']
-    scope = cfg.default_scope
-    if scope == 'mmpretrain':  # mmpretrain VisualizationHook
-        hook['enable'] = True
-        hook['show'] = bool(args.show)
-        hook['wait_time'] = args.wait_time
-        hook['out_dir'] = args.show_dir
-        hook['interval'] = getattr(args, 'interval', 1)
-        return
-    hook['draw'] = True  # mmdet DetVisualizationHook / mmseg SegVisualizationHook
-    if args.show:
-        hook['show'] = True
-        hook['wait_time'] = args.wait_time
-    if args.show_dir:
-        if scope == 'mmdet':
-            hook['test_out_dir'] = args.show_dir
-        else:
-            cfg.visualizer['save_dir'] = args.show_dir
+    get_toolbox(cfg.default_scope).show_dir(cfg, hooks['visualization'], args)
 
 
 def merge_test_args(cfg: Config, args: Namespace) -> Config:
@@ -166,16 +137,17 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     cfg.load_from = args.checkpoint
     if getattr(args, 'show', False) or getattr(args, 'show_dir', None):
         _enable_visualization(cfg, args)
-    if getattr(args, 'out', None) is not None and cfg.default_scope == 'mmseg':
-        cfg.test_evaluator['output_dir'] = args.out
-        cfg.test_evaluator['keep_results'] = True
+    toolbox = get_toolbox(cfg.default_scope)
+    if getattr(args, 'out', None) is not None and toolbox.test_out_args is not None:
+        toolbox.test_out_args(cfg, args.out)
     _no_persistent_workers_without_workers(cfg)
     setup_distributed(cfg, getattr(args, 'launcher', 'none'))
     return cfg
 
 
 def add_result_dump(runner: Runner, out: Optional[str]) -> None:
-    """``--out`` for mmdet (``DumpDetResults``) and mmpretrain (``DumpResults``) predictions.
+    """``--out``: the toolbox dumps predictions (mmdet ``DumpDetResults``, mmpretrain
+    ``DumpResults``; mmseg writes through its evaluator, see :func:`merge_test_args`).
 
     Args:
         runner (Runner): the built test runner.
@@ -183,22 +155,16 @@ def add_result_dump(runner: Runner, out: Optional[str]) -> None:
     """
     if out is None:
         return
-    scope = runner.cfg.default_scope
-    if scope == 'mmdet':
-        if not out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out must be a .pkl or .pickle file, got {out!r}')
-        from mmdet.evaluation import DumpDetResults
-        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
-    elif scope == 'mmpretrain':
-        from mmengine.evaluator import DumpResults
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))
+    toolbox = get_toolbox(runner.cfg.default_scope)
+    if toolbox.dump_results is not None:
+        toolbox.dump_results(runner, out)
 
 
 def build_runner(cfg: Config) -> Runner:
     """The toolbox's Runner (``runner_type`` if the config names one, else mmengine's)."""
-    if cfg.default_scope == 'mmdet' and 'DYNAMO_CACHE_SIZE_LIMIT' in os.environ:
-        from mmdet.utils import setup_cache_size_limit_of_dynamo
-        setup_cache_size_limit_of_dynamo()
+    toolbox = get_toolbox(cfg.default_scope)
+    if toolbox.before_build is not None:
+        toolbox.before_build(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

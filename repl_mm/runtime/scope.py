@@ -4,10 +4,9 @@ import importlib
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-__all__ = ['TOOLBOX_SCOPES', 'detect_scope', 'setup_scope']
+from ..adapters import TOOLBOX_SCOPES, get_toolbox
 
-#: The toolboxes the tools serve: ``default_scope`` of the config -> importable package.
-TOOLBOX_SCOPES = {'mmdet': 'mmdet', 'mmseg': 'mmseg', 'mmpretrain': 'mmpretrain'}
+__all__ = ['TOOLBOX_SCOPES', 'detect_scope', 'setup_scope']
 
 
 def detect_scope(cfg: Config) -> str:
@@ -27,17 +26,15 @@ def detect_scope(cfg: Config) -> str:
 
 
 def setup_scope(cfg: Config) -> str:
-    """Imports the config's toolbox and :mod:`repl_mm` (so every RepL type resolves, whether or
-    not the config lists ``custom_imports``), and makes the toolbox the default registry scope.
+    """Imports the config's toolbox and its repl_mm adapter (so every RepL type resolves,
+    whether or not the config lists ``custom_imports``), and makes the toolbox the default
+    registry scope.
 
     Returns:
         str: the scope name (``'mmdet'``, ``'mmseg'`` or ``'mmpretrain'``).
     """
     scope = detect_scope(cfg)
     importlib.import_module(TOOLBOX_SCOPES[scope])
-    import repl_mm  # noqa: F401  registers the RepL backbones in every installed toolbox
-    if scope not in repl_mm.AVAILABLE:
-        raise ValueError(f'repl_mm has no adapter for scope {scope!r}; available: '
-                         f'{repl_mm.AVAILABLE}')
+    get_toolbox(scope)  # raises naming the scope if its toolbox is not installed
     init_default_scope(scope)
     return scope

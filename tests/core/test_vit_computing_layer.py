@@ -206,7 +206,7 @@ def test_deploy_equivalence_eq_33(kwargs):
     layer.eval()
     ref = layer(x, prev, nxt)
     deployed = copy.deepcopy(layer)
-    deployed.switch_to_deploy(prev, nxt)
+    deployed.fold(prev, nxt)
     assert deployed.deploy and not hasattr(deployed, 'synthesis')
     close(deployed(x), ref)
     # no neighbours needed any more, and a neighbour change does not reach it
@@ -226,7 +226,7 @@ def test_deploy_weights_are_c_scale_times_w_hat():
     layer, prev, nxt, x = make(synthesis_branches=('attn',), head_wise=True)
     w_hat = layer.synthesize(prev, nxt)['attn_weight'] / layer.c_scale
     assert layer.c_scale == pytest.approx(D ** -0.5)
-    layer.switch_to_deploy(prev, nxt)
+    layer.fold(prev, nxt)
     torch.testing.assert_close(layer.proj.weight, D ** -0.5 * w_hat)
     torch.testing.assert_close(layer.ln1.weight, prev.norm1.weight)
     assert layer.ln1.eps == prev.norm1.eps

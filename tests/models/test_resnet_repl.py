@@ -8,7 +8,7 @@ from mmdet.registry import MODELS as DET
 from mmpretrain.registry import MODELS as CLS
 from mmseg.registry import MODELS as SEG
 
-from repl_mm.core.cnn import ComputingLayer
+from repl_mm.core import ComputingLayer
 from repl_mm.core.stage import RepLStage, computing_layers
 
 SCOPES = {'mmdet': DET, 'mmseg': SEG, 'mmpretrain': CLS}
@@ -65,7 +65,8 @@ def test_resnet101_plan_and_keys():
     assert isinstance(repl.layer3, RepLStage)
     keys = repl.state_dict().keys()
     assert 'layer3.2.conv1.weight' in keys and 'layer3.3.conv1.weight' not in keys
-    assert {'layer3.3.synthesis.alpha', 'layer3.3.synthesis.beta', 'layer3.3.norm.weight'} <= set(keys)
+    assert {'layer3.3.synthesis.alpha', 'layer3.3.synthesis.beta',
+            'layer3.3.norm.weight'} <= set(keys)
 
 
 SCOPE_EXTRAS = {

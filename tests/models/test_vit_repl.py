@@ -6,9 +6,9 @@ import pickle
 
 import pytest
 import torch
+from mmpretrain.registry import MODELS
 
 import repl_mm  # noqa: F401  (registers the RepL backbones)
-from mmpretrain.registry import MODELS
 from repl_mm.core.vit import ViTComputingLayer
 from repl_mm.models.vit import VisionTransformerRepL
 

@@ -1,0 +1,117 @@
+"""One descriptor per toolbox: everything repl_mm needs to know about mmdet, mmseg or
+mmpretrain, in one place.
+
+Each adapter module (:mod:`.mmdet`, :mod:`.mmseg`, :mod:`.mmpretrain`) declares its RepL
+classes and one :class:`Toolbox`; the runtime (train/test CLI), the analysis package and the
+checkpoint converter ask :func:`get_toolbox` instead of branching on the scope name.
+"""
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ['Toolbox', 'TOOLBOX_SCOPES', 'AVAILABLE', 'get_toolbox', 'import_adapters',
+           'set_draw_hook']
+
+#: Every toolbox repl_mm serves: config ``default_scope`` -> importable package.
+TOOLBOX_SCOPES: Dict[str, str] = {'mmdet': 'mmdet', 'mmseg': 'mmseg',
+                                  'mmpretrain': 'mmpretrain'}
+#: The scopes whose toolbox is installed and whose adapter has been imported.
+AVAILABLE: List[str] = []
+
+#: ``make_batch(model, batch_size, input_size, device, dtype, generator)``
+BatchFn = Callable[[nn.Module, int, Tuple[int, int], Any, torch.dtype, torch.Generator],
+                   Tuple[Tensor, list]]
+
+
+@dataclass(frozen=True)
+class Toolbox:
+    """What repl_mm knows about one OpenMMLab toolbox.
+
+    Args:
+        scope (str): the registry scope / config ``default_scope`` (``'mmdet'``).
+        package (str): the importable package.
+        registry: the toolbox's ``MODELS`` registry.
+        make_samples (Callable): ``(model, batch_size, (h, w), device, generator) -> list``
+            of ground-truth data samples that ``model.loss`` accepts (class labels, boxes,
+            label maps).
+        visualization_hook (str): the type of the toolbox's ``default_hooks.visualization``.
+        prepare_config (Callable, optional): ``(cfg) -> None``: what the toolbox's own
+            ``tools/train.py`` / ``test.py`` set before ``--cfg-options`` are merged.
+        show_dir (Callable): ``(cfg, hook, args) -> None``: makes ``--show`` / ``--show-dir``
+            / ``--interval`` reach the visualization hook.
+        dump_results (Callable, optional): ``(runner, out) -> None``: ``--out`` for
+            toolboxes that dump predictions through a metric (mmseg writes through its
+            evaluator instead: ``test_out_args``).
+        test_out_args (Callable, optional): ``(cfg, out) -> None`` for that case.
+        before_build (Callable, optional): ``(cfg) -> None`` run before the Runner is built.
+    """
+    scope: str
+    package: str
+    registry: Any
+    make_samples: Callable[..., list]
+    visualization_hook: str
+    show_dir: Callable[..., None]
+    prepare_config: Optional[Callable[..., None]] = None
+    dump_results: Optional[Callable[..., None]] = None
+    test_out_args: Optional[Callable[..., None]] = None
+    before_build: Optional[Callable[..., None]] = None
+
+    def make_batch(self, model: nn.Module, batch_size: int, input_size: Tuple[int, int],
+                   device='cpu', dtype: torch.dtype = torch.float32,
+                   seed: int = 0) -> Tuple[Tensor, list]:
+        """Random normalised images ``(B, 3, H, W)`` and matching ground truth for
+        ``model.loss`` (deterministic in ``seed``)."""
+        g = torch.Generator().manual_seed(seed)
+        h, w = input_size
+        x = torch.randn(batch_size, 3, h, w, generator=g).to(device=device, dtype=dtype)
+        return x, self.make_samples(model, batch_size, (h, w), device, g)
+
+
+def set_draw_hook(hook, args) -> None:
+    """``--show`` / ``--interval`` on a drawing hook (mmdet ``DetVisualizationHook``, mmseg
+    ``SegVisualizationHook``): it draws, shows if asked, every ``interval`` samples."""
+    hook['draw'] = True
+    if getattr(args, 'show', False):
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if getattr(args, 'interval', None) is not None:
+        hook['interval'] = args.interval
+
+
+def get_toolbox(scope: str) -> Toolbox:
+    """The :class:`Toolbox` of ``scope``, importing its adapter.
+
+    Raises:
+        ValueError: ``scope`` is not one repl_mm serves, or its toolbox is not installed;
+            the message names the scope and the available ones.
+    """
+    if scope not in TOOLBOX_SCOPES:
+        raise ValueError(f'scope (default_scope) must be one of {tuple(TOOLBOX_SCOPES)}, '
+                         f'got {scope!r}')
+    import_adapters()
+    if scope not in AVAILABLE:
+        raise ValueError(f'{scope} is not installed, so repl_mm has no adapter for scope '
+                         f'{scope!r}; available: {AVAILABLE} (install {TOOLBOX_SCOPES[scope]})')
+    return importlib.import_module(f'{__package__}.{scope}').TOOLBOX
+
+
+def import_adapters() -> List[str]:
+    """Imports the adapter of each installed toolbox; returns their scope names.
+
+    A toolbox that is not installed is skipped; any other import error is raised.
+    """
+    for scope, package in TOOLBOX_SCOPES.items():
+        if scope in AVAILABLE:
+            continue
+        try:
+            importlib.import_module(package)
+        except ModuleNotFoundError as e:
+            if e.name == package:
+                continue
+            raise
+        importlib.import_module(f'{__package__}.{scope}')
+        AVAILABLE.append(scope)
+    return AVAILABLE
