@@ -29,9 +29,15 @@ from typing import Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from repl_mm.runtime.multi_seed import (FINAL_METRICS, format_markdown,  # noqa: E402
-                                        format_pm, read_test_metrics, read_val_metrics,
-                                        summarize, write_json_atomic)
+from repl_mm.runtime.multi_seed import (  # noqa: E402
+    FINAL_METRICS,
+    format_markdown,
+    format_pm,
+    read_test_metrics,
+    read_val_metrics,
+    summarize,
+    write_json_atomic,
+)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None):

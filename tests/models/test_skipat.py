@@ -10,13 +10,18 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from mmpretrain.models.backbones import VisionTransformer
+from mmpretrain.registry import MODELS
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 import repl_mm  # noqa: F401  (registers the backbones)
-from mmpretrain.models.backbones import VisionTransformer
-from mmpretrain.registry import MODELS
-from repl_mm.models.skipat import (SKIPAT_DEFAULT_LAYERS, SkipAtEncoderLayer,
-                                   VisionTransformerSkipAt, msa_flops, parametric_flops)
+from repl_mm.models.skipat import (
+    SKIPAT_DEFAULT_LAYERS,
+    SkipAtEncoderLayer,
+    VisionTransformerSkipAt,
+    msa_flops,
+    parametric_flops,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = dict(arch='deit-tiny', img_size=32, patch_size=8)  # ViT-Tiny/8: 4x4 patches + CLS

@@ -12,8 +12,7 @@ import statistics
 import numpy as np
 import pytest
 
-from repl_mm.runtime.multi_seed import (FINAL_METRICS, format_pm, read_val_metrics,
-                                        summarize)
+from repl_mm.runtime.multi_seed import FINAL_METRICS, format_pm, read_val_metrics, summarize
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

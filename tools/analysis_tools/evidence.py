@@ -31,7 +31,7 @@ import re
 import shlex
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -64,6 +64,9 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, help='torch.set_num_threads for the measurement')
     p.add_argument('--measure-only', action='store_true', help='no training, cost rows only')
     p.add_argument('--metric', default='accuracy/top1', help='the accuracy column')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='K=V',
+                   help='passed to every training run (tools/multi_seed.py), e.g. '
+                        'train_dataloader.dataset.indices=320 for a smoke run')
     args = p.parse_args(argv)
     missing = [c for c in args.configs if not osp.isfile(c)]
     if missing:
@@ -85,8 +88,11 @@ def run_seeds(config: str, args) -> Dict[str, Any]:
     work = osp.join(args.work_dir, _name(config))
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'multi_seed.py'), config, '--seeds',
            *map(str, args.seeds), '--work-dir', work]
+    options = list(args.cfg_options)
     if args.epochs is not None:
-        cmd += ['--cfg-options', f'train_cfg.max_epochs={args.epochs}']
+        options.append(f'train_cfg.max_epochs={args.epochs}')
+    if options:
+        cmd += ['--cfg-options', *options]
     print(f'[evidence] {shlex.join(cmd)}', flush=True)
     rc = subprocess.call(cmd)
     if rc != 0:
@@ -103,11 +109,14 @@ def _measure_api():
     """The measurement helpers (``repl_mm.analysis`` after the issue-10 move, else their
     current home)."""
     try:
-        from repl_mm.analysis.benchmark import (count_saved_bytes, interleaved_times,
-                                                machine_info, num_params)
+        from repl_mm.analysis.benchmark import (
+            count_saved_bytes,
+            interleaved_times,
+            machine_info,
+            num_params,
+        )
     except ImportError:
-        from repl_mm.benchmark import (count_saved_bytes, interleaved_times, machine_info,
-                                       num_params)
+        from repl_mm.benchmark import count_saved_bytes, interleaved_times, machine_info, num_params
     return count_saved_bytes, interleaved_times, machine_info, num_params
 
 
@@ -163,7 +172,6 @@ def _loss(model, batch):
 def measure(configs: Sequence[str], batch_size: int, reps: int, warmup: int
             ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Any]]:
     """Params, activation bytes and step time of every config, measured in one run."""
-    import torch
     from mmengine.optim import build_optim_wrapper
     count_saved_bytes, interleaved_times, machine_info, num_params = _measure_api()
     rows, steps = {}, {}
