@@ -51,7 +51,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS)
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
-    p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs of every config')
+    p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs of every config '
+                   '(>= 2: the evidence schedules warm up for 1 epoch, then anneal)')
     p.add_argument('--work-dir', default='work_dirs/evidence')
     p.add_argument('--out', default='docs/evidence.md')
     p.add_argument('--plot', default='docs/evidence.png', help="'' for none")
@@ -71,8 +72,8 @@ def parse_args(argv=None):
     missing = [c for c in args.configs if not osp.isfile(c)]
     if missing:
         p.error(f'config(s) not found: {missing}')
-    if args.epochs is not None and args.epochs < 1:
-        p.error(f'--epochs must be >= 1, got {args.epochs}')
+    if args.epochs is not None and args.epochs < 2:
+        p.error(f'--epochs must be >= 2 (1 warm-up epoch + annealing), got {args.epochs}')
     return args
 
 
