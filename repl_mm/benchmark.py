@@ -43,16 +43,14 @@ import statistics
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set,
-                    Tuple)
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import (FlopCounterMode, sdpa_backward_flop_count,
-                                     sdpa_flop_count)
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 __all__ = ['SavedBytes', 'SavedTensorCounter', 'count_saved_bytes', 'FlopCount', 'count_flops',
            'count_elementwise_flops', 'flop_counter', 'FusedAttentionOnMeta', 'Timing',
@@ -684,9 +682,10 @@ def build_model(spec: ModelSpec, overrides: Optional[dict] = None) -> nn.Module:
         overrides (dict, optional): extra backbone arguments (``with_cp``,
             ``drop_path_rate``).
     """
-    import repl_mm  # noqa: F401  registers the RepL backbones
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
+
+    import repl_mm  # noqa: F401  registers the RepL backbones
     registry = {'mmpretrain': 'mmpretrain.registry', 'mmdet': 'mmdet.registry',
                 'mmseg': 'mmseg.registry'}
     if spec.scope not in registry:

@@ -33,8 +33,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .benchmark import (FusedAttentionOnMeta, count_elementwise_flops, count_flops,
-                        count_saved_bytes, interleaved_times, num_params)
+from .benchmark import (
+    FusedAttentionOnMeta,
+    count_elementwise_flops,
+    count_flops,
+    count_saved_bytes,
+    interleaved_times,
+    num_params,
+)
 
 __all__ = ['basic_block_params', 'bottleneck_params', 'vit_block_params', 'eta_basic',
            'eta_vit', 'param_ratio_eq52', 'flop_ratio_eq55', 'backbone_stages',

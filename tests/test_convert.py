@@ -7,9 +7,15 @@ import sys
 import pytest
 import torch
 
-from repl_mm.convert import (ConversionReport, build_repl_target, convert_checkpoint,
-                             convert_e2e_to_repl, detect_layout, split_source,
-                             unwrap_state_dict)
+from repl_mm.convert import (
+    ConversionReport,
+    build_repl_target,
+    convert_checkpoint,
+    convert_e2e_to_repl,
+    detect_layout,
+    split_source,
+    unwrap_state_dict,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')

@@ -5,7 +5,7 @@ import torch
 from mmpretrain.registry import MODELS as CLS
 
 from repl_mm import cost
-from repl_mm.benchmark import (count_flops, count_saved_bytes, num_params)
+from repl_mm.benchmark import count_flops, count_saved_bytes, num_params
 
 
 def build_pair(e2e_cfg: dict, **repl_args):

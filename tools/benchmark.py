@@ -60,8 +60,13 @@ def main(argv=None):
     args = parse_args(argv)
     import torch
 
-    from repl_mm.benchmark import (BenchmarkOptions, format_report, load_spec, run_benchmark,
-                                   save_json)
+    from repl_mm.benchmark import (
+        BenchmarkOptions,
+        format_report,
+        load_spec,
+        run_benchmark,
+        save_json,
+    )
     if args.threads:
         torch.set_num_threads(args.threads)
     repl = load_spec(args.repl, args.cfg_options, args.input_size)

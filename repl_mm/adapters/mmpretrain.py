@@ -90,3 +90,6 @@ TOOLBOX = Toolbox(scope='mmpretrain', package='mmpretrain', registry=MODELS,
                   make_samples=_make_samples, visualization_hook='VisualizationHook',
                   show_dir=_show_dir, prepare_config=_prepare_config,
                   dump_results=_dump_results)
+
+# the Transformer LM of Table X (paper §IV-D1d), its WikiText-2 data, metric and hooks
+from . import mmpretrain_lm  # noqa: E402,F401

@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..envcheck import check_versions
+
 __all__ = ['Toolbox', 'TOOLBOX_SCOPES', 'AVAILABLE', 'get_toolbox', 'import_adapters',
            'set_draw_hook']
 
@@ -101,8 +103,13 @@ def get_toolbox(scope: str) -> Toolbox:
 def import_adapters() -> List[str]:
     """Imports the adapter of each installed toolbox; returns their scope names.
 
-    A toolbox that is not installed is skipped; any other import error is raised.
+    A toolbox that is not installed is skipped; any other import error is raised. Before the
+    first toolbox is imported, the installed versions are checked against each other
+    (:func:`repl_mm.envcheck.check_versions`: e.g. mmdet 3.3 with mmcv >= 2.2 is one clear
+    ``IncompatibleVersionsError`` naming both and the fix, not the toolbox's own assert).
     """
+    if len(AVAILABLE) < len(TOOLBOX_SCOPES):
+        check_versions()
     for scope, package in TOOLBOX_SCOPES.items():
         if scope in AVAILABLE:
             continue
