@@ -110,7 +110,7 @@ def _measure_api():
     """The measurement helpers (``repl_mm.analysis`` after the issue-10 move, else their
     current home)."""
     try:
-        from repl_mm.analysis.benchmark import (
+        from repl_mm.analysis import (
             count_saved_bytes,
             interleaved_times,
             machine_info,
