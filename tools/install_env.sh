@@ -34,7 +34,7 @@ MM_PKGS=(mmengine==0.10.7)
 MMCV_PKG=mmcv==2.1.0
 TOOLBOX_PKGS=(mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 pycocotools ftfy regex
               "numpy<2" "opencv-python-headless<4.12" matplotlib seaborn pandas pytest
-              pytest-timeout ruff==0.17.6)
+              pytest-timeout ruff==0.17.6 scikit-learn)  # scikit-learn: docs/evidence.md's digits
 
 # cpu or cuda (FORCE_CUDA=1/0 forces); stops here when nvidia-smi exists but fails
 OPS_MODE="$("$PY" "$ENVCHECK" mode)"

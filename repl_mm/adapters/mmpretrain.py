@@ -2,8 +2,9 @@
 
 ``ResNetRepL``, ``ResNetV1cRepL``, ``ResNetV1dRepL`` (on
 ``mmpretrain.models.backbones.ResNet``: ``drop_path_rate`` included), ``CifarResNet``,
-``CifarResNetRepL``, ``VisionTransformerRepL``; importing it also registers the SVHN and
-STL-10 datasets (:mod:`repl_mm.datasets`).
+``CifarResNetRepL``, ``VisionTransformerRepL``, ``VisionTransformerSkipAt`` (the
+Skip-Attention baseline of Tables I-II); importing it also registers the SVHN, STL-10 and
+digits datasets (:mod:`repl_mm.datasets`).
 """
 from copy import deepcopy
 from typing import List, Tuple
@@ -15,6 +16,7 @@ from .. import datasets  # noqa: F401  SVHN, STL-10 (mmpretrain ships CIFAR-10, 
 from ..core.options import REPL_ARGS_DOC
 from ..models.cifar_resnet import CifarResNet, CifarResNetRepL
 from ..models.resnet import RepLResNetMixin, ResNetV1cMixin, ResNetV1dMixin
+from ..models.skipat import VisionTransformerSkipAt
 from ..models.vit import VisionTransformerRepL
 from .toolbox import Toolbox
 
@@ -42,6 +44,7 @@ class ResNetV1dRepL(ResNetV1dMixin, ResNetRepL):
 MODELS.register_module(module=CifarResNet)
 MODELS.register_module(module=CifarResNetRepL)
 MODELS.register_module(module=VisionTransformerRepL)
+MODELS.register_module(module=VisionTransformerSkipAt)
 
 
 #: where mmpretrain's models keep ``num_classes`` (Faster/Cascade R-CNN: in the RoI head)
