@@ -107,17 +107,8 @@ def run_seeds(config: str, args) -> Dict[str, Any]:
 # cost (one process, interleaved)
 # --------------------------------------------------------------------------------------------
 def _measure_api():
-    """The measurement helpers (``repl_mm.analysis`` after the issue-10 move, else their
-    current home)."""
-    try:
-        from repl_mm.analysis import (
-            count_saved_bytes,
-            interleaved_times,
-            machine_info,
-            num_params,
-        )
-    except ImportError:
-        from repl_mm.benchmark import count_saved_bytes, interleaved_times, machine_info, num_params
+    """The measurement helpers of :mod:`repl_mm.analysis`."""
+    from repl_mm.analysis import count_saved_bytes, interleaved_times, machine_info, num_params
     return count_saved_bytes, interleaved_times, machine_info, num_params
 
 
