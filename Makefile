@@ -17,4 +17,4 @@ lint: install
 # Detection end to end on CPU (docs/detection.md): synthetic COCO-format set, RetinaNet-RepL and
 # its E2E twin trained with tools/dist_train.sh (2 processes), COCO mAP, table + PNG.
 demo: install
-	$(PY) tools/demo_detection.py
+	$(PY) tools/misc/demo_detection.py

@@ -8,6 +8,11 @@ _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 
+# Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
+# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+
 data_root = '{{$COCO_ROOT:data/coco/}}'
 train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(data_root=data_root))
 val_dataloader = dict(dataset=dict(data_root=data_root))

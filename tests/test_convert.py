@@ -1,4 +1,5 @@
-"""E2E -> RepL checkpoint conversion (repl_mm/convert.py, tools/convert_e2e_to_repl.py)."""
+"""E2E -> RepL checkpoint conversion (repl_mm/convert.py,
+tools/model_converters/convert_e2e_to_repl.py)."""
 import os
 import os.path as osp
 import subprocess
@@ -7,9 +8,15 @@ import sys
 import pytest
 import torch
 
-from repl_mm.convert import (ConversionReport, build_repl_target, convert_checkpoint,
-                             convert_e2e_to_repl, detect_layout, split_source,
-                             unwrap_state_dict)
+from repl_mm.convert import (
+    ConversionReport,
+    build_repl_target,
+    convert_checkpoint,
+    convert_e2e_to_repl,
+    detect_layout,
+    split_source,
+    unwrap_state_dict,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -170,8 +177,8 @@ def test_tool_prints_mapping(tmp_path, torchvision_r50):
     dst = tmp_path / 'out' / 'r50_repl.pth'
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'convert_e2e_to_repl.py'), str(src), str(dst),
-         '--depth', '50', '--interval', '4'],
+        [sys.executable, osp.join(ROOT, 'tools', 'model_converters', 'convert_e2e_to_repl.py'),
+         str(src), str(dst), '--depth', '50', '--interval', '4'],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=240)
     assert proc.returncode == 0, proc.stderr
     assert 'source layout: torchvision' in proc.stdout

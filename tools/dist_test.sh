@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Multi-process testing with torchrun, like the toolboxes' dist_test.sh:
 #   tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [test.py args]
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. PYTHON selects the interpreter.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. Where torch sees no GPU it stops unless
+# REPL_MM_ALLOW_CPU_DIST=1 (CPU processes on gloo). Python: as in tools/dist_train.sh.
 set -e
 CONFIG=$1
 CHECKPOINT=$2
@@ -10,10 +11,10 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-# default: the repository's .venv (make install), else the python on PATH
-VENV_PY="$(dirname "$0")/../.venv/bin/python"
-[ -x "$VENV_PY" ] && DEFAULT_PY="$VENV_PY" || DEFAULT_PY=python
-PYTHON=${PYTHON:-$DEFAULT_PY}
+. "$(dirname "$0")/launcher_python.sh"
+PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
+# stop at once when torch sees no GPU, unless REPL_MM_ALLOW_CPU_DIST=1 (CPU processes, gloo)
+"$PYTHON" "$(dirname "$0")/../repl_mm/envcheck.py" check-dist pytorch
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \

@@ -1,34 +1,52 @@
 #!/usr/bin/env bash
 # Creates .venv in the repository root with the pinned OpenMMLab stack and installs
 # repl_mm in editable mode. Idempotent: a second run with nothing changed returns at once.
+# (Installing into an OpenMMLab environment you already have: `pip install -e . --no-deps`,
+# README "Existing OpenMMLab environment"; this script is the fresh-machine path.)
 #
-# What this encodes (see DEVELOPERS.md / README "Set-up"):
+# What this encodes (see README "Set-up"):
 # * torch and torchvision come from the package registry (pip --isolated), never from
 #   the CPU-only torch file some machines keep as a local find-link: torchvision's
-#   compiled ops only load with the registry build.
+#   compiled ops only load with the registry build. TORCH_INDEX_URL=<url> installs them from
+#   another index instead (e.g. https://download.pytorch.org/whl/cu126 for an older driver);
+#   pip --isolated ignores PIP_INDEX_URL, so the URL is passed as --index-url.
 # * mmcv 2.1.0 (mmdet 3.3.0 and mmseg 1.2.2 refuse >= 2.2) is built from source with
 #   --no-build-isolation after setuptools<81 (its setup.py imports pkg_resources) and
-#   torch are in place. CPU ops unless FORCE_CUDA=1 is exported.
+#   torch are in place. Its ops mode (repl_mm/envcheck.py, run by path: no torch needed):
+#   - no NVIDIA GPU (no nvidia-smi) or FORCE_CUDA=0: CPU ops, as before;
+#   - a GPU (nvidia-smi lists one) or FORCE_CUDA=1: CUDA ops. Checked first: torch sees the
+#     GPU, nvcc exists and its CUDA major is torch.version.cuda's; built with FORCE_CUDA=1,
+#     TORCH_CUDA_ARCH_LIST of the visible GPUs (or yours), MAX_JOBS; a CPU-only or mismatched
+#     mmcv is rebuilt; verified with mmcv.ops.get_compiling_cuda_version() and a GPU nms.
+#     Any mismatch stops the script with the problem and the two ways out.
+#   The stamp includes the mode, so a .venv made without CUDA ops is revisited on a GPU.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 PY="${PYTHON:-python3}"
 VENV="$root/.venv"
 PIP=("$VENV/bin/python" -m pip install --isolated --disable-pip-version-check --progress-bar off)
+ENVCHECK="$root/repl_mm/envcheck.py"
 
 TORCH_PKGS=(torch==2.13.0 torchvision==0.28.0)
 BUILD_PKGS=("setuptools>=77,<81" wheel ninja)
 MM_PKGS=(mmengine==0.10.7)
 MMCV_PKG=mmcv==2.1.0
 TOOLBOX_PKGS=(mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 pycocotools ftfy regex
-              "numpy<2" "opencv-python-headless<4.12" matplotlib pytest pytest-timeout
-              ruff==0.17.6)
+              "numpy<2" "opencv-python-headless<4.12" matplotlib seaborn pandas pytest
+              pytest-timeout ruff==0.17.6 scikit-learn)  # scikit-learn: docs/evidence.md's digits
+
+# cpu or cuda (FORCE_CUDA=1/0 forces); stops here when nvidia-smi exists but fails
+OPS_MODE="$("$PY" "$ENVCHECK" mode)"
 
 stamp_src="$(printf '%s\n' "${TORCH_PKGS[@]}" "${BUILD_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG" \
-             "${TOOLBOX_PKGS[@]}" "FORCE_CUDA=${FORCE_CUDA:-0}"; cat "$root/setup.py")"
+             "${TOOLBOX_PKGS[@]}" "OPS_MODE=$OPS_MODE" "TORCH_INDEX_URL=${TORCH_INDEX_URL:-}" \
+             "TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-}"; cat "$root/setup.py" "$root"/requirements/*.txt)"
 stamp="$(printf '%s' "$stamp_src" | sha256sum | cut -c1-16)"
 if [[ -f "$VENV/.repl_mm_stamp" && "$(cat "$VENV/.repl_mm_stamp")" == "$stamp" ]] \
-   && "$VENV/bin/python" -c "import repl_mm, mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null; then
+   && "$VENV/bin/python" -c "import repl_mm, mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null \
+   && { [[ "$OPS_MODE" == cpu ]] || ! "$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda >/dev/null; }
+then
   echo "install: .venv is up to date ($stamp)"
   exit 0
 fi
@@ -36,13 +54,35 @@ fi
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 "${PIP[@]}" -q --upgrade pip
 "${PIP[@]}" -q "${BUILD_PKGS[@]}"
-"${PIP[@]}" -q "${TORCH_PKGS[@]}"
+if [[ -z "${TORCH_INDEX_URL:-}" ]]; then
+  "${PIP[@]}" -q "${TORCH_PKGS[@]}"
+elif "$VENV/bin/python" "$ENVCHECK" torch-reinstall "$TORCH_INDEX_URL"; then
+  echo "install: torch and torchvision from $TORCH_INDEX_URL"
+  "${PIP[@]}" -q --force-reinstall --index-url "$TORCH_INDEX_URL" "${TORCH_PKGS[@]}"
+fi
 "${PIP[@]}" -q "${MM_PKGS[@]}"
-if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
-  echo "install: building $MMCV_PKG from source (several minutes on 2 cores)"
-  MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 "${PIP[@]}" -q --no-build-isolation "$MMCV_PKG"
+if [[ "$OPS_MODE" == cpu ]]; then
+  if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
+    echo "install: building $MMCV_PKG from source (several minutes on 2 cores)"
+    MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 "${PIP[@]}" -q --no-build-isolation "$MMCV_PKG"
+  fi
+else
+  # `plan` stops with the problem and the ways out: torch sees no GPU, no nvcc, nvcc/torch
+  # CUDA majors differ (nvcc only matters when mmcv is to be built)
+  if reason="$("$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda)"; then
+    ARCH_LIST="$("$VENV/bin/python" "$ENVCHECK" plan)"
+    echo "install: building $MMCV_PKG with CUDA ops for TORCH_CUDA_ARCH_LIST='$ARCH_LIST' ($reason)"
+    # no GPU visible to ask (FORCE_CUDA=1 on a build host): torch's default architectures
+    [[ -z "$ARCH_LIST" ]] || export TORCH_CUDA_ARCH_LIST="$ARCH_LIST"
+    FORCE_CUDA=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
+      "${PIP[@]}" -q --no-build-isolation --no-cache-dir --force-reinstall \
+      --no-deps "$MMCV_PKG"
+  else
+    "$VENV/bin/python" "$ENVCHECK" plan --no-build >/dev/null
+  fi
 fi
 "${PIP[@]}" -q "${TOOLBOX_PKGS[@]}" "${TORCH_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$root"
 "$VENV/bin/python" -c "import torch, torchvision, mmcv.ops, mmdet, mmseg, mmpretrain, repl_mm; print('install: torch', torch.__version__, 'torchvision', torchvision.__version__, 'mmcv', mmcv.__version__)"
+[[ "$OPS_MODE" == cpu ]] || "$VENV/bin/python" "$ENVCHECK" verify cuda
 echo "$stamp" > "$VENV/.repl_mm_stamp"

@@ -11,10 +11,10 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-# default: the repository's .venv (make install), else the python on PATH
-VENV_PY="$(dirname "$0")/../.venv/bin/python"
-[ -x "$VENV_PY" ] && DEFAULT_PY="$VENV_PY" || DEFAULT_PY=python
-PYTHON=${PYTHON:-$DEFAULT_PY}
+. "$(dirname "$0")/launcher_python.sh"
+PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
+# the GPU check runs on the compute nodes (train.py/test.py --launcher slurm refuse to start
+# when torch sees no GPU there, unless REPL_MM_ALLOW_CPU_DIST=1), not on this submit node
 PY_ARGS=("${@:5}")
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \

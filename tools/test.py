@@ -20,8 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from repl_mm.runtime import (add_result_dump, build_runner,  # noqa: E402
-                             load_config, merge_test_args)
+from repl_mm.runtime import add_result_dump, build_runner, load_config, merge_test_args  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -4,11 +4,14 @@ Same command line as the toolboxes' ``tools/train.py``::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]] [--amp]
         [--auto-scale-lr] [--no-validate] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
-    tools/dist_train.sh CONFIG NUM_PROCESSES [args]     # torchrun; gloo on CPU-only machines
+    tools/dist_train.sh CONFIG NUM_PROCESSES [args]     # torchrun
 
 RepL backbones (``type='ResNetRepL'`` ...) always resolve, checkpoints are loaded with
 ``weights_only=True`` (a file carrying other pickled objects is refused), and the pytorch/slurm
-launchers also run on machines without GPUs. See :mod:`repl_mm.runtime`.
+launchers refuse to start where torch sees no GPU unless ``REPL_MM_ALLOW_CPU_DIST=1`` (then CPU
+processes on gloo). Checkpoints are saved atomically, ``--resume`` falls back to the newest
+checkpoint that loads, a NaN/inf loss stops training (exit code 1) and resuming restores the
+random state (docs/training.md). See :mod:`repl_mm.runtime`.
 """
 import argparse
 import os
@@ -19,8 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from repl_mm.runtime import (build_runner, load_config,  # noqa: E402
-                             merge_train_args)
+from repl_mm.runtime import build_runner, load_config, merge_train_args  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

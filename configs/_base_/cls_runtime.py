@@ -7,6 +7,11 @@ STL-10 dataset classes (``repl_mm.datasets``) in mmpretrain's registries.
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
 custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets'], allow_failed_imports=False)
+
+# Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
+# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
 default_scope = 'mmpretrain'
 
 default_hooks = dict(

@@ -1,11 +1,16 @@
-# Demo (make demo, tools/demo_detection.py): a small RetinaNet trained end-to-end (E2E) from
-# scratch on the synthetic COCO-format shapes set of repl_mm.runtime.synthetic_coco, small
+# Demo (make demo, tools/misc/demo_detection.py): a small RetinaNet trained end-to-end (E2E) from
+# scratch on the synthetic COCO-format shapes set of repl_mm.testing.synthetic_coco, small
 # enough for a CPU: 128 px images, ResNet-34 layout (3, 4, 6, 3 BasicBlocks) at a quarter of
 # the width (base_channels=16), FPN and head at 64 channels with 2 stacked convs.
 # The RepL twin is retinanet_r34_repl_shapes.py. Data root: SHAPES_ROOT=/path/ (environment).
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
+
+# Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
+# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
 
 data_root = '{{$SHAPES_ROOT:data/shapes_coco/}}'
 classes = ('rectangle', 'ellipse', 'triangle')

@@ -38,13 +38,16 @@ MODELS.register_module(module=CifarResNet)
 MODELS.register_module(module=CifarResNetRepL)
 
 
-def _make_samples(model, batch_size: int, size: Tuple[int, int], device, g) -> List:
+#: where mmdet's models keep ``num_classes`` (Faster/Cascade R-CNN: in the RoI head)
+CLASS_HEADS = ('bbox_head', 'roi_head.bbox_head', 'roi_head.bbox_head.0')
+
+
+def _make_samples(classes: int, batch_size: int, size: Tuple[int, int], device, g) -> List:
     """Four random boxes (at least 32 px) with random labels per image, and image metas."""
     import torch
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
     h, w = size
-    classes = model.bbox_head.num_classes
     samples = []
     for _ in range(batch_size):
         s = DetDataSample(metainfo=dict(img_shape=(h, w), pad_shape=(h, w),
@@ -82,5 +85,6 @@ def _before_build(cfg) -> None:
 
 
 TOOLBOX = Toolbox(scope='mmdet', package='mmdet', registry=MODELS, make_samples=_make_samples,
+                  class_heads=CLASS_HEADS,
                   visualization_hook='DetVisualizationHook', show_dir=_show_dir,
                   dump_results=_dump_results, before_build=_before_build)

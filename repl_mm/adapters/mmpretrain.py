@@ -2,8 +2,9 @@
 
 ``ResNetRepL``, ``ResNetV1cRepL``, ``ResNetV1dRepL`` (on
 ``mmpretrain.models.backbones.ResNet``: ``drop_path_rate`` included), ``CifarResNet``,
-``CifarResNetRepL``, ``VisionTransformerRepL``; importing it also registers the SVHN and
-STL-10 datasets (:mod:`repl_mm.datasets`).
+``CifarResNetRepL``, ``VisionTransformerRepL``, ``VisionTransformerSkipAt`` (the
+Skip-Attention baseline of Tables I-II); importing it also registers the SVHN, STL-10 and
+digits datasets (:mod:`repl_mm.datasets`).
 """
 from copy import deepcopy
 from typing import List, Tuple
@@ -15,6 +16,7 @@ from .. import datasets  # noqa: F401  SVHN, STL-10 (mmpretrain ships CIFAR-10, 
 from ..core.options import REPL_ARGS_DOC
 from ..models.cifar_resnet import CifarResNet, CifarResNetRepL
 from ..models.resnet import RepLResNetMixin, ResNetV1cMixin, ResNetV1dMixin
+from ..models.skipat import VisionTransformerSkipAt
 from ..models.vit import VisionTransformerRepL
 from .toolbox import Toolbox
 
@@ -42,13 +44,17 @@ class ResNetV1dRepL(ResNetV1dMixin, ResNetRepL):
 MODELS.register_module(module=CifarResNet)
 MODELS.register_module(module=CifarResNetRepL)
 MODELS.register_module(module=VisionTransformerRepL)
+MODELS.register_module(module=VisionTransformerSkipAt)
 
 
-def _make_samples(model, batch_size: int, size: Tuple[int, int], device, g) -> List:
-    """A random class label per image (``head.num_classes``, 10 without a head)."""
+#: where mmpretrain's models keep ``num_classes`` (Faster/Cascade R-CNN: in the RoI head)
+CLASS_HEADS = ('head',)
+
+
+def _make_samples(classes: int, batch_size: int, size: Tuple[int, int], device, g) -> List:
+    """A random class label per image."""
     import torch
     from mmpretrain.structures import DataSample
-    classes = getattr(getattr(model, 'head', None), 'num_classes', 10)
     return [DataSample().set_gt_label(int(torch.randint(classes, (1,), generator=g)))
             for _ in range(batch_size)]
 
@@ -84,6 +90,9 @@ def _dump_results(runner, out: str) -> None:
 
 
 TOOLBOX = Toolbox(scope='mmpretrain', package='mmpretrain', registry=MODELS,
-                  make_samples=_make_samples, visualization_hook='VisualizationHook',
-                  show_dir=_show_dir, prepare_config=_prepare_config,
-                  dump_results=_dump_results)
+                  make_samples=_make_samples, class_heads=CLASS_HEADS, default_num_classes=10,
+                  visualization_hook='VisualizationHook', show_dir=_show_dir,
+                  prepare_config=_prepare_config, dump_results=_dump_results)
+
+# the Transformer LM of Table X (paper §IV-D1d), its WikiText-2 data, metric and hooks
+from . import mmpretrain_lm  # noqa: E402,F401

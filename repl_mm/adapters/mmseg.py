@@ -43,13 +43,16 @@ MODELS.register_module(module=CifarResNetRepL)
 MODELS.register_module(module=VisionTransformerRepL)
 
 
-def _make_samples(model, batch_size: int, size: Tuple[int, int], device, g) -> List:
+#: where mmseg's models keep ``num_classes`` (Faster/Cascade R-CNN: in the RoI head)
+CLASS_HEADS = ('decode_head',)
+
+
+def _make_samples(classes: int, batch_size: int, size: Tuple[int, int], device, g) -> List:
     """A random label map per image."""
     import torch
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
     h, w = size
-    classes = model.decode_head.num_classes
     samples = []
     for _ in range(batch_size):
         s = SegDataSample(metainfo=dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
@@ -73,5 +76,6 @@ def _test_out_args(cfg, out: str) -> None:
 
 
 TOOLBOX = Toolbox(scope='mmseg', package='mmseg', registry=MODELS, make_samples=_make_samples,
+                  class_heads=CLASS_HEADS,
                   visualization_hook='SegVisualizationHook', show_dir=_show_dir,
                   test_out_args=_test_out_args)

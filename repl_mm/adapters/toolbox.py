@@ -12,12 +12,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..envcheck import check_versions
+
 __all__ = ['Toolbox', 'TOOLBOX_SCOPES', 'AVAILABLE', 'get_toolbox', 'import_adapters',
            'set_draw_hook']
 
 #: Every toolbox repl_mm serves: config ``default_scope`` -> importable package.
-TOOLBOX_SCOPES: Dict[str, str] = {'mmpretrain': 'mmpretrain', 'mmdet': 'mmdet',
-                                  'mmseg': 'mmseg'}
+TOOLBOX_SCOPES: Dict[str, str] = {'mmdet': 'mmdet', 'mmseg': 'mmseg',
+                                  'mmpretrain': 'mmpretrain'}
 #: The scopes whose toolbox is installed and whose adapter has been imported.
 AVAILABLE: List[str] = []
 
@@ -34,9 +36,11 @@ class Toolbox:
         scope (str): the registry scope / config ``default_scope`` (``'mmdet'``).
         package (str): the importable package.
         registry: the toolbox's ``MODELS`` registry.
-        make_samples (Callable): ``(model, batch_size, (h, w), device, generator) -> list``
-            of ground-truth data samples that ``model.loss`` accepts (class labels, boxes,
-            label maps).
+        make_samples (Callable): ``(num_classes, batch_size, (h, w), device, generator) ->
+            list`` of ground-truth data samples that ``model.loss`` accepts (class labels,
+            boxes, label maps).
+        class_heads (tuple[str]): where the toolbox's models keep ``num_classes``
+            (dotted module paths, tried in order; a digit indexes a ``ModuleList``).
         visualization_hook (str): the type of the toolbox's ``default_hooks.visualization``.
         prepare_config (Callable, optional): ``(cfg) -> None``: what the toolbox's own
             ``tools/train.py`` / ``test.py`` set before ``--cfg-options`` are merged.
@@ -54,6 +58,8 @@ class Toolbox:
     make_samples: Callable[..., list]
     visualization_hook: str
     show_dir: Callable[..., None]
+    class_heads: Tuple[str, ...] = ()
+    default_num_classes: Optional[int] = None
     prepare_config: Optional[Callable[..., None]] = None
     dump_results: Optional[Callable[..., None]] = None
     test_out_args: Optional[Callable[..., None]] = None
@@ -67,7 +73,30 @@ class Toolbox:
         g = torch.Generator().manual_seed(seed)
         h, w = input_size
         x = torch.randn(batch_size, 3, h, w, generator=g).to(device=device, dtype=dtype)
-        return x, self.make_samples(model, batch_size, (h, w), device, g)
+        return x, self.make_samples(self.num_classes(model), batch_size, (h, w), device, g)
+
+    def num_classes(self, model: nn.Module) -> int:
+        """``num_classes`` of the model's (first) head, searched in ``class_heads``.
+
+        Raises:
+            ValueError: naming the model class and the attributes tried.
+        """
+        for path in self.class_heads:
+            node = model
+            for part in path.split('.'):
+                if isinstance(node, nn.ModuleList) and part.isdigit():
+                    node = node[int(part)] if int(part) < len(node) else None
+                else:
+                    node = getattr(node, part, None)
+                if node is None:
+                    break
+            classes = getattr(node, 'num_classes', None)
+            if isinstance(classes, int) and classes > 0:
+                return classes
+        if self.default_num_classes is not None:
+            return self.default_num_classes
+        raise ValueError(f'{type(model).__name__}: no head with num_classes at '
+                         f'{" / ".join(self.class_heads)}; cannot make {self.scope} ground truth')
 
 
 def set_draw_hook(hook, args) -> None:
@@ -101,8 +130,13 @@ def get_toolbox(scope: str) -> Toolbox:
 def import_adapters() -> List[str]:
     """Imports the adapter of each installed toolbox; returns their scope names.
 
-    A toolbox that is not installed is skipped; any other import error is raised.
+    A toolbox that is not installed is skipped; any other import error is raised. Before the
+    first toolbox is imported, the installed versions are checked against each other
+    (:func:`repl_mm.envcheck.check_versions`: e.g. mmdet 3.3 with mmcv >= 2.2 is one clear
+    ``IncompatibleVersionsError`` naming both and the fix, not the toolbox's own assert).
     """
+    if len(AVAILABLE) < len(TOOLBOX_SCOPES):
+        check_versions()
     for scope, package in TOOLBOX_SCOPES.items():
         if scope in AVAILABLE:
             continue

@@ -10,6 +10,7 @@ argument and what is allowed. ``REPL_ARGS_DOC`` / ``TRANSFORMER_REPL_ARGS_DOC`` 
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from .plan_args import check_plan_args
 from .synthesis import check_repl_options
 
 __all__ = ['DEFAULT_INTERVAL', 'SYNTHESIS_BRANCHES', 'RepLOptions', 'TransformerRepLOptions',
@@ -91,11 +92,7 @@ class RepLOptions:
         if self.interval is not None and (isinstance(self.interval, bool)
                                           or not isinstance(self.interval, int)):
             raise ValueError(f'interval must be an int >= 2 or None, got {self.interval!r}')
-        if self.replace_blocks is not None and self.interval not in (None, DEFAULT_INTERVAL):
-            raise ValueError(
-                f'interval={self.interval!r} and replace_blocks={self.replace_blocks!r} both '
-                'choose the removed blocks: give one of them (replace_blocks is used with '
-                f'interval left at its default {DEFAULT_INTERVAL} or set to None)')
+        check_plan_args(self.interval, self.replace_blocks, DEFAULT_INTERVAL)
 
     @property
     def plan_arg(self) -> str:

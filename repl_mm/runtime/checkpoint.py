@@ -18,14 +18,23 @@ it. A user who trusts a file holding other objects can allowlist them with
 ``torch.serialization.add_safe_globals`` before loading; nothing here falls back to unsafe loading.
 """
 import collections
+import contextlib
+import io
+import logging
+import os
+import os.path as osp
 import pickle
-from typing import Any, Callable, List, Optional
+import re
+from tempfile import TemporaryDirectory
+from typing import Any, Callable, Iterator, List, Optional, Tuple
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, print_log
 
-__all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'safe_globals', 'safe_torch_load',
+__all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'NotACheckpointError',
+           'describe_non_checkpoint', 'safe_globals', 'safe_torch_load',
            'install_safe_checkpoint_loading', 'is_installed']
 
 
@@ -95,56 +104,168 @@ def _builtin_globals() -> List[Any]:
 MMENGINE_SAFE_GLOBALS: List[Any] = _builtin_globals() + _numpy_globals() + _mmengine_globals()
 
 
-def safe_globals():
-    """Context manager allowlisting :data:`MMENGINE_SAFE_GLOBALS` for ``weights_only`` loads."""
-    return torch.serialization.safe_globals(list(MMENGINE_SAFE_GLOBALS))
+@contextlib.contextmanager
+def safe_globals() -> Iterator[None]:
+    """Context manager allowlisting :data:`MMENGINE_SAFE_GLOBALS` for ``weights_only`` loads.
+
+    Adds only the entries torch does not list yet and removes only those on exit (torch's own
+    ``safe_globals`` context removes every entry it was given, which would undo the process-wide
+    registration of :func:`install_safe_checkpoint_loading`).
+    """
+    current = torch.serialization.get_safe_globals()
+    missing = [g for g in MMENGINE_SAFE_GLOBALS if g not in current]
+    with torch.serialization.safe_globals(missing):
+        yield
 
 
-_REASON_MARKERS = ('GLOBAL', 'reduce for', 'Can only', 'Unsupported', 'getattr')
+_REFUSAL_PATTERN = re.compile(
+    r'Unsupported global|was not an allowed global|Unsupported class|Can only build Tensor|'
+    r'builtins\.getattr called as', re.IGNORECASE)
+_GLOBAL_NAME = re.compile(r'GLOBAL ([\w.]+)')
+
+#: the first bytes of every file ``torch.save`` writes: a zip archive (torch >= 1.6) or a pickle
+#: (the legacy format, protocol 2+ starts with ``\x80``)
+_ZIP_MAGIC = b'PK\x03\x04'
+_LFS_POINTER = b'version https://git-lfs.github.com/spec/'
+
+
+class NotACheckpointError(ValueError):
+    """The file is not a (complete) PyTorch checkpoint: HTML, a Git LFS pointer, empty,
+    truncated or some other file. Not a security refusal: nothing in it was unpickled."""
+
+
+def describe_non_checkpoint(head: bytes, size: int) -> Optional[str]:
+    """What a file is when its first bytes show it is not a ``torch.save`` file.
+
+    Args:
+        head (bytes): the file's first bytes (512 are enough).
+        size (int): the file's size in bytes.
+
+    Returns:
+        str or None: e.g. ``'is empty'``, ``'looks like HTML (...)'``; None when the file starts
+        like a checkpoint (a zip archive or a pickle).
+    """
+    if size == 0:
+        return 'is empty (0 bytes)'
+    if head.startswith(_LFS_POINTER):
+        return ('looks like a Git LFS pointer, not the file it points to (run `git lfs pull` '
+                'in the repository it came from)')
+    text = head.lstrip(b'\xef\xbb\xbf \t\r\n').lower()
+    if text.startswith((b'<!doctype html', b'<html', b'<head', b'<?xml', b'<body')) \
+            or (text.startswith(b'<') and b'<html' in text):
+        return ('looks like HTML (a web page -- an error or login page -- was saved instead of '
+                'the checkpoint; download it again)')
+    if head.startswith(_ZIP_MAGIC) or head.startswith(b'\x80'):
+        return None
+    if text.startswith((b'{', b'[')):
+        return 'looks like JSON text, not a PyTorch checkpoint'
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:256])
+    if printable >= 0.95 * min(len(head), 256):
+        return f'looks like a text file (starts with {head[:40]!r})'
+    return f'has an unknown binary format (starts with {head[:16]!r})'
+
+
+def _head_and_size(f: Any) -> Optional[Tuple[bytes, int]]:
+    """First 512 bytes and size of a path or a seekable file object (None if unknown)."""
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, 'rb') as fh:
+            return fh.read(512), os.fstat(fh.fileno()).st_size
+    if hasattr(f, 'seek') and hasattr(f, 'tell') and hasattr(f, 'read'):
+        pos = f.tell()
+        head = f.read(512)
+        f.seek(0, os.SEEK_END)
+        size = f.tell() - pos
+        f.seek(pos)
+        return head, size
+    return None
+
+
+def _not_a_checkpoint(filename: Any, what: str, hint: str = '') -> NotACheckpointError:
+    return NotACheckpointError(
+        f'{filename!s} is not a PyTorch checkpoint: it {what}.{hint} Nothing in it was '
+        'unpickled.')
+
+
+def _truncated(filename: Any, head: bytes, err: BaseException) -> NotACheckpointError:
+    kind = 'zip archive' if head.startswith(_ZIP_MAGIC) else 'pickle'
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return _not_a_checkpoint(
+        filename, f'is truncated or corrupt (a {kind} that does not read to the end: {detail})',
+        ' A save or download was probably interrupted; use another checkpoint or download it '
+        'again.')
+
+
+def _refusal(filename: Any, err: BaseException) -> UnsafeCheckpointError:
+    detail = _reason(err)
+    match = _GLOBAL_NAME.search(str(err))
+    name = match.group(1) if match else detail
+    return UnsafeCheckpointError(
+        f'Refused to load checkpoint {filename!s}: it holds a pickled object outside the '
+        f'allowlist: {name} ({detail}). It is neither a tensor nor mmengine training state; '
+        f'loading it would run code chosen by whoever made the file, so it was not loaded and '
+        f'none of its code ran. repl_mm loads checkpoints with torch.load(weights_only=True) and '
+        f'an allowlist of the classes mmengine saves '
+        f'(repl_mm.runtime.checkpoint.MMENGINE_SAFE_GLOBALS). If you made this file yourself and '
+        f'trust it, allowlist its classes with torch.serialization.add_safe_globals([...]) '
+        f'before loading.')
 
 
 def _reason(err: BaseException) -> str:
     """The line of torch's weights-only error that names the refused object."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     for line in lines:
-        if any(marker in line for marker in _REASON_MARKERS):
+        if _REFUSAL_PATTERN.search(line):
             return line
     return lines[-1] if lines else type(err).__name__
 
 
-def _refusal(filename: Any, err: BaseException) -> UnsafeCheckpointError:
-    detail = _reason(err)
-    return UnsafeCheckpointError(
-        f'Refused to load checkpoint {filename!s}: it contains a pickled object that is neither '
-        f'a tensor nor mmengine training state ({detail}). Loading it would run code chosen by '
-        f"whoever made the file, so it was not loaded and none of its code ran. repl_mm loads "
-        f'checkpoints with torch.load(weights_only=True) and an allowlist of the classes '
-        f'mmengine saves (repl_mm.runtime.checkpoint.MMENGINE_SAFE_GLOBALS). If you made this '
-        f'file yourself and trust it, allowlist its classes with '
-        f'torch.serialization.add_safe_globals([...]) before loading.')
+def is_refusal(err: BaseException) -> bool:
+    """Whether a ``torch.load(weights_only=True)`` error is a refusal of a pickled object
+    outside the allowlist (and not a broken or foreign file)."""
+    return isinstance(err, pickle.UnpicklingError) and bool(_REFUSAL_PATTERN.search(str(err)))
 
 
 def safe_torch_load(f: Any, map_location: Any = None, filename: Optional[str] = None) -> Any:
     """``torch.load(f, weights_only=True)`` under the mmengine allowlist.
 
+    ``weights_only=True`` is passed explicitly, so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` does not
+    turn it off (torch only lets that variable override a call site that left it unset).
+
     Args:
-        f: a path or a readable binary file object.
+        f: a path or a readable, seekable binary file object.
         map_location: as for :func:`torch.load`.
         filename (str, optional): the name to report in errors (defaults to ``f``).
 
     Raises:
         UnsafeCheckpointError: the file pickles an object outside the allowlist.
+        NotACheckpointError: the file is empty, HTML, a Git LFS pointer, truncated or otherwise
+            not a ``torch.save`` file.
     """
+    name = filename if filename is not None else f
+    probe = _head_and_size(f)
+    head = b''
+    if probe is not None:
+        head, size = probe
+        what = describe_non_checkpoint(head, size)
+        if what is not None:
+            raise _not_a_checkpoint(name, what)
     try:
         with safe_globals():
             return torch.load(f, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise _refusal(filename if filename is not None else f, e) from None
+        if is_refusal(e):
+            raise _refusal(name, e) from None
+        raise _truncated(name, head, e) from None
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, IndexError) as e:
+        if probe is None:  # a stream we could not look into: keep torch's own error
+            raise
+        raise _truncated(name, head, e) from None
 
 
 def load_from_local(filename: str, map_location: Any = None) -> Any:
     """Replacement for mmengine's local-file scheme (``CheckpointLoader`` prefix ``''``)."""
-    import os.path as osp
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
@@ -152,18 +273,88 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
 
 
 def _load_url(url: str, model_dir: Optional[str] = None, map_location: Any = None,
-              progress: bool = True, **kwargs) -> Any:
-    """``torch.hub.load_state_dict_from_url`` with ``weights_only=True`` (its default is False)."""
+              progress: bool = True, check_hash: bool = False,
+              file_name: Optional[str] = None, **kwargs) -> Any:
+    """``torch.hub.load_state_dict_from_url`` with the safe load (its default is
+    ``weights_only=False``): downloads to the hub cache like torch does, then
+    :func:`safe_torch_load` on the cached file; errors name the URL and the cached file."""
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = osp.join(model_dir, file_name or osp.basename(urlparse(url).path))
+    if not osp.exists(cached):
+        print_log(f'Downloading: "{url}" to {cached}', logger='current')
+        match = torch.hub.HASH_REGEX.search(osp.basename(cached)) if check_hash else None
+        torch.hub.download_url_to_file(url, cached, match.group(1) if match else None,
+                                       progress=progress)
     try:
-        with safe_globals():
-            return torch.hub.load_state_dict_from_url(
-                url, model_dir=model_dir, map_location=map_location, progress=progress,
-                weights_only=True, **kwargs)
-    except pickle.UnpicklingError as e:
-        raise _refusal(url, e) from None
+        return safe_torch_load(cached, map_location, f'{url} (cached as {cached})')
+    except NotACheckpointError as e:
+        raise NotACheckpointError(f'{e} Delete the cached file {cached} to download it '
+                                  'again.') from None
+
+
+def _load_from_openmmlab(filename: str, map_location: Any = None) -> Any:
+    """mmengine's ``open-mmlab://`` / ``openmmlab://`` scheme with the safe load, also for
+    names mapped to a local file under ``$MMENGINE_HOME`` (mmengine calls ``torch.load``)."""
+    from mmengine.runner import checkpoint as ckpt_mod
+    prefix = 'open-mmlab://' if filename.startswith('open-mmlab://') else 'openmmlab://'
+    model_name = filename[len(prefix):]
+    deprecated = ckpt_mod.get_deprecated_model_names()
+    if model_name in deprecated:
+        print_log(f'{prefix}{model_name} is deprecated in favor of '
+                  f'{prefix}{deprecated[model_name]}', logger='current', level=logging.WARNING)
+        model_name = deprecated[model_name]
+    model_url = ckpt_mod.get_external_models()[model_name]
+    if model_url.startswith(('http://', 'https://')):
+        return ckpt_mod.load_from_http(model_url, map_location=map_location)
+    path = osp.join(ckpt_mod._get_mmengine_home(), model_url)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} can not be found.')
+    return safe_torch_load(path, map_location, f'{filename} ({path})')
+
+
+def _load_from_pavi(filename: str, map_location: Any = None) -> Any:
+    """mmengine's ``pavi://`` scheme with the safe load."""
+    if not filename.startswith('pavi://'):
+        raise ValueError(f'Expected filename startswith `pavi://`, but get {filename}')
+    try:
+        from pavi import modelcloud
+    except ImportError:
+        raise ImportError('Please install pavi to load checkpoint from modelcloud.')
+    model = modelcloud.get(filename[7:])
+    with TemporaryDirectory() as tmp_dir:
+        downloaded = osp.join(tmp_dir, model.name)
+        model.download(downloaded)
+        return safe_torch_load(downloaded, map_location, filename)
+
+
+def _load_from_ceph(filename: str, map_location: Any = None, backend: str = 'petrel') -> Any:
+    """mmengine's ``s3://`` / ``petrel://`` scheme with the safe load."""
+    from mmengine.fileio import get_file_backend
+    file_backend = get_file_backend(filename, backend_args={'backend': backend})
+    with io.BytesIO(file_backend.get(filename)) as buffer:
+        return safe_torch_load(buffer, map_location, filename)
+
+
+def _history_buffer_setstate(self: HistoryBuffer, state: dict) -> None:
+    """``HistoryBuffer.__setstate__`` without its class-wide side effect.
+
+    mmengine 0.10.7's version merges the pickled ``statistics_methods`` into the class attribute
+    ``HistoryBuffer._statistics_methods``, a table shared by every buffer of the process, so a
+    checkpoint could remap e.g. ``'mean'`` to ``max`` for all logging. Statistics methods are
+    registered in code (``HistoryBuffer.register_statistics``); the pickled table is dropped.
+    """
+    state = dict(state)
+    state.pop('statistics_methods', None)
+    self._set_default_statistics()
+    self.__dict__.update(state)
 
 
 _INSTALLED = False
+#: mmengine's functions replaced by :func:`install_safe_checkpoint_loading` (for tests that
+#: show what they would do)
+MMENGINE_ORIGINALS: dict = {}
 
 
 def is_installed() -> bool:
@@ -174,24 +365,51 @@ def is_installed() -> bool:
 def install_safe_checkpoint_loading() -> None:
     """Makes every mmengine checkpoint load safe; idempotent.
 
-    * the local-file scheme (``resume``, ``load_from``, ``Pretrained`` with a path) loads
-      through :func:`safe_torch_load`;
-    * the URL download used by the ``http(s)://``, ``torchvision://``, ``open-mmlab://`` and
-      ``mmcls://`` schemes (``mmengine.runner.checkpoint.load_url``, which calls
-      ``torch.hub.load_state_dict_from_url`` with ``weights_only=False``) loads with
-      ``weights_only=True``;
-    * ``CheckpointLoader.load_checkpoint`` runs every scheme under the allowlist and turns a
-      weights-only refusal of any scheme into :class:`UnsafeCheckpointError`.
+    * every scheme of :class:`mmengine.runner.CheckpointLoader` loads with
+      ``weights_only=True`` under the allowlist, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+      says: the local file (``resume``, ``load_from``, ``Pretrained`` with a path),
+      ``open-mmlab://`` (URL or a file under ``$MMENGINE_HOME``), ``pavi://``, ``s3://`` /
+      ``petrel://``, and the URL download behind ``http(s)://``, ``torchvision://`` and
+      ``mmcls://`` (``mmengine.runner.checkpoint.load_url``);
+    * ``CheckpointLoader.load_checkpoint`` turns a weights-only refusal of any scheme into
+      :class:`UnsafeCheckpointError`;
+    * :data:`MMENGINE_SAFE_GLOBALS` is registered with ``torch.serialization.add_safe_globals``,
+      so a plain ``torch.load`` of an mmengine checkpoint works too (e.g. mmpretrain's own
+      ``tools/model_converters/reparameterize_model.py``);
+    * unpickling a ``HistoryBuffer`` no longer changes the class-wide statistics table.
+
+    Raises:
+        RuntimeError: mmengine is not the version whose functions this replaces (0.10.7).
     """
     global _INSTALLED
     if _INSTALLED:
         return
     from mmengine.runner import checkpoint as ckpt_mod
+
+    from .mmengine_patch import check_source
+    check_source(ckpt_mod.load_from_openmmlab, 'load_from_openmmlab')
+    check_source(ckpt_mod.load_from_pavi, 'load_from_pavi')
+    check_source(ckpt_mod.load_from_ceph, 'load_from_ceph')
+    check_source(HistoryBuffer.__setstate__, 'HistoryBuffer.__setstate__')
     CheckpointLoader = ckpt_mod.CheckpointLoader
+    MMENGINE_ORIGINALS.update(
+        load_from_local=ckpt_mod.load_from_local, load_from_openmmlab=ckpt_mod.load_from_openmmlab,
+        load_from_pavi=ckpt_mod.load_from_pavi, load_from_ceph=ckpt_mod.load_from_ceph,
+        load_url=ckpt_mod.load_url, history_buffer_setstate=HistoryBuffer.__setstate__)
 
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    CheckpointLoader.register_scheme(prefixes=('open-mmlab://', 'openmmlab://'),
+                                     loader=_load_from_openmmlab, force=True)
+    CheckpointLoader.register_scheme(prefixes='pavi://', loader=_load_from_pavi, force=True)
+    CheckpointLoader.register_scheme(prefixes=[r'(\S+\:)?s3://', r'(\S+\:)?petrel://'],
+                                     loader=_load_from_ceph, force=True)
     ckpt_mod.load_from_local = load_from_local
+    ckpt_mod.load_from_openmmlab = _load_from_openmmlab
+    ckpt_mod.load_from_pavi = _load_from_pavi
+    ckpt_mod.load_from_ceph = _load_from_ceph
     ckpt_mod.load_url = _load_url
+    HistoryBuffer.__setstate__ = _history_buffer_setstate
+    torch.serialization.add_safe_globals(list(MMENGINE_SAFE_GLOBALS))
 
     original: Callable = CheckpointLoader.load_checkpoint.__func__
 
@@ -200,7 +418,9 @@ def install_safe_checkpoint_loading() -> None:
             with safe_globals():
                 return original(cls, filename, map_location, logger)
         except pickle.UnpicklingError as e:
-            raise _refusal(filename, e) from None
+            if is_refusal(e):
+                raise _refusal(filename, e) from None
+            raise NotACheckpointError(f'{filename!s} is not a PyTorch checkpoint: {e}') from None
 
     load_checkpoint.__doc__ = original.__doc__
     load_checkpoint.__wrapped__ = original

@@ -1,4 +1,4 @@
-"""Distributed set-up that also works without GPUs (gloo on CPU).
+"""Distributed set-up that also works without GPUs (gloo on CPU), on request only.
 
 mmengine's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally, and its Runner wraps
 the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a machine without CUDA. With a
@@ -6,7 +6,12 @@ GPU nothing here changes mmengine's behaviour (NCCL, one device per process). Wi
 :func:`setup_distributed` initialises a gloo process group from the launcher's environment
 before the Runner is built -- ``Runner.setup_env`` then skips ``init_dist`` because a group
 exists -- and makes the DDP wrapper a CPU one (``device_ids=None``).
+
+No silent CPU fallback: a torchrun / slurm launch on a machine where torch sees no GPU is
+refused (:class:`NoGPUError`, naming the likely causes) unless ``REPL_MM_ALLOW_CPU_DIST=1`` is
+set; then one log line says the run is on CPU processes with gloo.
 """
+import logging
 import os
 import subprocess
 from datetime import timedelta
@@ -15,10 +20,17 @@ from typing import Optional
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.logging import print_log
 
-__all__ = ['LAUNCHERS', 'setup_distributed', 'slurm_env']
+from ..envcheck import ALLOW_CPU_DIST_ENV, cpu_dist_problem
+
+__all__ = ['LAUNCHERS', 'ALLOW_CPU_DIST_ENV', 'NoGPUError', 'setup_distributed', 'slurm_env']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+class NoGPUError(RuntimeError):
+    """A multi-process launch where torch sees no GPU, without ``REPL_MM_ALLOW_CPU_DIST=1``."""
 
 
 def slurm_env(port: Optional[int] = None) -> None:
@@ -50,6 +62,10 @@ def setup_distributed(cfg: Config, launcher: str) -> bool:
 
     Returns:
         bool: True when this call initialised a CPU (gloo) process group.
+
+    Raises:
+        NoGPUError: ``launcher`` is 'pytorch' or 'slurm', torch sees no GPU and the environment
+            variable ``REPL_MM_ALLOW_CPU_DIST`` is not ``1``.
     """
     if launcher not in LAUNCHERS:
         raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
@@ -59,6 +75,9 @@ def setup_distributed(cfg: Config, launcher: str) -> bool:
     if launcher == 'mpi':
         raise ValueError("launcher='mpi' needs CUDA devices; on CPU use launcher 'pytorch' "
                          "(tools/dist_train.sh) or 'slurm'")
+    problem = cpu_dist_problem(launcher, cuda_available=False)
+    if problem is not None:
+        raise NoGPUError(problem)
     env_cfg = cfg.setdefault('env_cfg', {})
     dist_cfg = env_cfg.setdefault('dist_cfg', {})
     dist_cfg['backend'] = 'gloo'
@@ -84,6 +103,11 @@ def setup_distributed(cfg: Config, launcher: str) -> bool:
             raise ValueError(f"launcher={launcher!r} needs the environment variable {key} "
                              f'(set by torchrun / tools/dist_train.sh or by slurm)')
     os.environ.setdefault('LOCAL_RANK', os.environ['RANK'])
+    if os.environ['RANK'] == '0':
+        print_log(f'launcher={launcher!r}: no GPU visible to torch and {ALLOW_CPU_DIST_ENV}=1: '
+                  f'this run uses CPU processes on gloo (world size '
+                  f'{os.environ["WORLD_SIZE"]})',
+                  logger='current', level=logging.WARNING)
     timeout = dist_cfg.get('timeout', None)
     kwargs = {} if timeout is None else {'timeout': timedelta(seconds=timeout)}
     torch_dist.init_process_group(backend='gloo', init_method='env://',

@@ -5,7 +5,7 @@ ResNet-32's 15 blocks, 1 of ResNet-34's 16). :func:`fraction_replace_blocks` rea
 backbone layout (blocks per stage, Bottleneck or not) and returns the
 :func:`~repl_mm.core.plan.fraction_plan` for it in the form that backbone's
 ``replace_blocks`` takes (one list per stage for ResNets, a flat list for ViTs).
-``tools/plan.py CONFIG --remove-fraction 0.25`` prints it with its predicted savings.
+``tools/analysis_tools/plan.py CONFIG --remove-fraction 0.25`` prints it with its predicted savings.
 """
 import copy
 from typing import Dict, List, Optional, Tuple, Union

@@ -17,7 +17,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ..adapters import get_toolbox
+from .config_checks import check_sync_bn, warn_unknown_cfg_options
 from .dist import setup_distributed
+from .hooks import add_default_hooks
 from .scope import setup_scope
 
 __all__ = ['load_config', 'merge_train_args', 'merge_test_args', 'build_runner',
@@ -45,6 +47,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if toolbox.prepare_config is not None:  # what the toolbox's tools set before cfg-options
         toolbox.prepare_config(cfg)
     if cfg_options:
+        warn_unknown_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
@@ -161,7 +164,12 @@ def add_result_dump(runner: Runner, out: Optional[str]) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The toolbox's Runner (``runner_type`` if the config names one, else mmengine's)."""
+    """The toolbox's Runner (``runner_type`` if the config names one, else mmengine's), with
+    ``NonFiniteLossHook`` and ``RNGStateHook`` added when the config lacks them
+    (:mod:`repl_mm.runtime.hooks`); SyncBN in a CPU multi-process run is refused
+    (:func:`repl_mm.runtime.config_checks.check_sync_bn`)."""
+    add_default_hooks(cfg)
+    check_sync_bn(cfg)
     toolbox = get_toolbox(cfg.default_scope)
     if toolbox.before_build is not None:
         toolbox.before_build(cfg)

@@ -21,7 +21,7 @@ def test_descriptors():
 
 
 def test_unknown_scope_names_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"one of \('mmpretrain', 'mmdet', 'mmseg'\), "
+    with pytest.raises(ValueError, match=r"one of \('mmdet', 'mmseg', 'mmpretrain'\), "
                                          r"got 'mmocr'"):
         get_toolbox('mmocr')
 
@@ -56,3 +56,14 @@ def test_make_batch_per_toolbox():
     assert torch.equal(x, x2)
     loss = model.loss(x, samples)['loss']
     assert torch.isfinite(loss)
+
+
+def test_import_refuses_mmcv_22_with_mmdet(monkeypatch):
+    from repl_mm import envcheck
+    from repl_mm.adapters import toolbox
+    fake = dict(envcheck.installed_versions(), mmcv='2.2.0', mmdet='3.3.0')
+    monkeypatch.setattr(envcheck, 'installed_versions', lambda *a, **k: fake)
+    monkeypatch.setattr(toolbox, 'AVAILABLE', [])
+    with pytest.raises(envcheck.IncompatibleVersionsError,
+                       match=r'mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0 but mmcv 2.2.0'):
+        toolbox.import_adapters()

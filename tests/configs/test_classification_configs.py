@@ -68,7 +68,8 @@ def _transforms(pipeline, type_name):
 def test_every_config_is_listed():
     import glob
     names = {osp.basename(p)[:-3] for p in glob.glob(osp.join(CONFIGS, '*.py'))}
-    cls = {n for n in names if n.endswith(('_imagenet', '_cifar10', '_svhn', '_stl10'))}
+    cls = {n for n in names if n.endswith(('_imagenet', '_cifar10', '_svhn', '_stl10'))
+           and '_skipat_' not in n}  # Skip-Attention baselines: tests/models/test_skipat.py
     assert cls == {n for pair in PAIRS for n in pair}
     assert len(cls) == 2 * (len(IMAGENET_RESNETS) + len(IMAGENET_VITS)) + 2 * 4 * 3
 

@@ -9,8 +9,8 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from repl_mm.analysis.cost_model import basic_block_params, bottleneck_params
 from repl_mm.core.stage import computing_layers
-from repl_mm.cost import basic_block_params, bottleneck_params
 from repl_mm.runtime import detect_scope
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

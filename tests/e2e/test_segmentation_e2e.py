@@ -105,7 +105,8 @@ def test_train_and_evaluate(tmp_path, capfd, chain_checkpoint):
     ckpt, imagenet_backbone = chain_checkpoint
     data_root = str(tmp_path / 'cityscapes')
     make_tiny_cityscapes(data_root)
-    prepare = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'prepare_cityscapes.py'),
+    prepare = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'dataset_converters',
+                                                      'prepare_cityscapes.py'),
                               data_root, '--check'], capture_output=True, text=True)
     assert prepare.returncode == 0 and 'layout OK' in prepare.stdout, prepare.stdout
 

@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 
-from repl_mm.runtime.synthetic_coco import make_synthetic_coco
+from repl_mm.testing import make_synthetic_coco
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CONFIG = osp.join(ROOT, 'tests', 'tools', 'tiny_retinanet_repl.py')

@@ -1,4 +1,4 @@
-"""tools/demo_detection.py (make demo) runs end to end, shortened: 1 epoch on 8 images."""
+"""tools/misc/demo_detection.py (make demo) runs end to end, shortened: 1 epoch on 8 images."""
 import json
 import os
 import os.path as osp
@@ -11,7 +11,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def test_demo_short_run(tmp_path):
     work = tmp_path / 'demo'
     proc = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'demo_detection.py'), '--work-dir', str(work),
+        [sys.executable, osp.join(ROOT, 'tools', 'misc', 'demo_detection.py'),
+         '--work-dir', str(work),
          '--epochs', '1', '--num-train', '8', '--num-val', '4', '--reps', '1'],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env=dict(os.environ, OMP_NUM_THREADS='1'))

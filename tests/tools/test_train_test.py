@@ -131,7 +131,7 @@ def test_dist_train_and_test_two_cpu_processes(shapes_root, tmp_path, test_tool)
     tools/dist_test.sh with 2 processes gives the COCO mAP of a one-process test."""
     work = tmp_path / 'dist'
     env = dict(os.environ, PYTHON=sys.executable, PORT=_free_port(), OMP_NUM_THREADS='1',
-               CUDA_VISIBLE_DEVICES='')
+               CUDA_VISIBLE_DEVICES='', REPL_MM_ALLOW_CPU_DIST='1')
     proc = subprocess.run(
         ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), TINY, '2', '--work-dir', str(work),
          '--no-validate', '--cfg-options', 'train_cfg.max_epochs=1', 'log_level=DEBUG'],

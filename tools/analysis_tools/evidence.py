@@ -1,0 +1,318 @@
+"""Real-data evidence on this machine: accuracy over seeds and measured cost, per config.
+
+    python tools/analysis_tools/evidence.py [--configs C ...] [--seeds 0 1 2 3 4]
+        [--epochs E] [--work-dir work_dirs/evidence] [--out docs/evidence.md]
+        [--plot docs/evidence.png] [--batch-size 64] [--reps 5] [--section NAME]
+        [--measure-only] [--note TEXT]
+
+For every config (default: the six of ``configs/evidence/``) it
+
+1. trains it over the seeds with ``tools/multi_seed.py`` (``--epochs`` overrides
+   ``train_cfg.max_epochs``; resumable: finished seeds are kept) and reads the mean ± sample
+   std of each metric (``WORK_DIR/<config>/multi_seed.json``);
+2. measures, in this same run, the trainable parameters, the activation memory of one
+   training step (bytes autograd saves for backward, eq. 58 of the RepL paper, counted with
+   ``count_saved_bytes``) and the training step time (forward + loss + backward + the
+   config's optimizer step; all configs interleaved, medians) on a batch of ``--batch-size``
+   random images of the config's training crop;
+3. writes a markdown section (table, command, machine) into ``--out`` between the markers
+   ``<!-- BEGIN evidence:NAME -->`` / ``<!-- END evidence:NAME -->`` (the rest of the file is
+   kept) and a plot to ``--plot``.
+
+``--measure-only`` skips step 1 (cost rows only; e.g. E2E vs SkipAt vs RepL on the paper's
+configs, where no data is needed). A list of configs of any mmpretrain classifier works; the
+reference of the "vs" columns is the first listed config of the same backbone family.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+import shlex
+import subprocess
+import sys
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+DEFAULT_CONFIGS = [
+    'configs/evidence/cifar-resnet32_digits.py',
+    'configs/evidence/cifar-resnet32_repl_digits.py',
+    'configs/evidence/cifar-resnet32_remove-only_digits.py',
+    'configs/evidence/vit-tiny-p8_digits.py',
+    'configs/evidence/vit-tiny-p8_repl_digits.py',
+    'configs/evidence/vit-tiny-p8_skipat_digits.py',
+]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS)
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4])
+    p.add_argument('--epochs', type=int, help='override train_cfg.max_epochs of every config '
+                   '(>= 2: the evidence schedules warm up for 1 epoch, then anneal)')
+    p.add_argument('--work-dir', default='work_dirs/evidence')
+    p.add_argument('--out', default='docs/evidence.md')
+    p.add_argument('--plot', default='docs/evidence.png', help="'' for none")
+    p.add_argument('--section', default='training', help='marker name of the written section')
+    p.add_argument('--title', default='Accuracy over seeds and measured cost')
+    p.add_argument('--note', default='', help='a paragraph put under the title')
+    p.add_argument('--batch-size', type=int, default=64, help='batch of the cost measurement')
+    p.add_argument('--reps', type=int, default=5, help='timed repetitions (interleaved)')
+    p.add_argument('--warmup', type=int, default=1)
+    p.add_argument('--threads', type=int, help='torch.set_num_threads for the measurement')
+    p.add_argument('--measure-only', action='store_true', help='no training, cost rows only')
+    p.add_argument('--metric', default='accuracy/top1', help='the accuracy column')
+    p.add_argument('--cfg-options', nargs='+', default=[], metavar='K=V',
+                   help='passed to every training run (tools/multi_seed.py), e.g. '
+                        'train_dataloader.dataset.indices=320 for a smoke run')
+    args = p.parse_args(argv)
+    missing = [c for c in args.configs if not osp.isfile(c)]
+    if missing:
+        p.error(f'config(s) not found: {missing}')
+    if args.epochs is not None and args.epochs < 2:
+        p.error(f'--epochs must be >= 2 (1 warm-up epoch + annealing), got {args.epochs}')
+    return args
+
+
+def _name(config: str) -> str:
+    return osp.splitext(osp.basename(config))[0]
+
+
+# --------------------------------------------------------------------------------------------
+# accuracy over seeds (tools/multi_seed.py)
+# --------------------------------------------------------------------------------------------
+def run_seeds(config: str, args) -> Dict[str, Any]:
+    """Runs ``tools/multi_seed.py`` for ``config`` and returns its ``multi_seed.json``."""
+    work = osp.join(args.work_dir, _name(config))
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'multi_seed.py'), config, '--seeds',
+           *map(str, args.seeds), '--work-dir', work]
+    options = list(args.cfg_options)
+    if args.epochs is not None:
+        options.append(f'train_cfg.max_epochs={args.epochs}')
+    if options:
+        cmd += ['--cfg-options', *options]
+    print(f'[evidence] {shlex.join(cmd)}', flush=True)
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        raise SystemExit(f'[evidence] multi_seed.py failed for {config} (exit code {rc}); '
+                         'rerun the same command to resume')
+    with open(osp.join(work, 'multi_seed.json')) as f:
+        return json.load(f)
+
+
+# --------------------------------------------------------------------------------------------
+# cost (one process, interleaved)
+# --------------------------------------------------------------------------------------------
+def _measure_api():
+    """The measurement helpers of :mod:`repl_mm.analysis`."""
+    from repl_mm.analysis import count_saved_bytes, interleaved_times, machine_info, num_params
+    return count_saved_bytes, interleaved_times, machine_info, num_params
+
+
+def input_size(cfg) -> Tuple[int, int]:
+    """The training crop of a classification config (``RandomCrop`` / ``RandomResizedCrop``
+    of the train pipeline), else the backbone's ``img_size``, else 224."""
+    pipeline = cfg.get('train_dataloader', {}).get('dataset', {}).get('pipeline', []) or []
+    for t in pipeline:
+        size = t.get('crop_size') if t.get('type') == 'RandomCrop' else \
+            t.get('scale') if t.get('type') == 'RandomResizedCrop' else None
+        if size is not None:
+            return (size, size) if isinstance(size, int) else tuple(size)[:2]
+    size = cfg.model.get('backbone', {}).get('img_size', 224)
+    return (size, size) if isinstance(size, int) else tuple(size)[:2]
+
+
+def build_classifier(config: str):
+    """Config -> (cfg, initialised mmpretrain model in train mode)."""
+    from mmengine.registry import DefaultScope
+
+    from repl_mm.runtime import load_config
+    cfg = load_config(config)
+    if cfg.get('default_scope') != 'mmpretrain':
+        raise ValueError(f'{config}: the evidence tool measures mmpretrain classifiers, '
+                         f"default_scope is {cfg.get('default_scope')!r}")
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    return cfg, model.train()
+
+
+def data_batch(model, size: Tuple[int, int], batch_size: int, seed: int = 0) -> Dict:
+    """A collated mmpretrain batch of random uint8 images and labels (what the dataloader
+    gives ``train_step``)."""
+    import torch
+    from mmpretrain.structures import DataSample
+    g = torch.Generator().manual_seed(seed)
+    classes = model.head.num_classes
+    inputs = [torch.randint(0, 256, (3, *size), generator=g, dtype=torch.uint8)
+              for _ in range(batch_size)]
+    samples = [DataSample().set_gt_label(int(torch.randint(classes, (1,), generator=g)))
+               for _ in range(batch_size)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _loss(model, batch):
+    data = model.data_preprocessor(batch, True)
+    loss, _ = model.parse_losses(model(**data, mode='loss'))
+    return loss
+
+
+def measure(configs: Sequence[str], batch_size: int, reps: int, warmup: int
+            ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Any]]:
+    """Params, activation bytes and step time of every config, measured in one run."""
+    from mmengine.optim import build_optim_wrapper
+    count_saved_bytes, interleaved_times, machine_info, num_params = _measure_api()
+    rows, steps = {}, {}
+    for config in configs:
+        cfg, model = build_classifier(config)
+        size = input_size(cfg)
+        batch = data_batch(model, size, batch_size)
+        saved = count_saved_bytes(lambda: _loss(model, batch), model)
+        optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+
+        def step(model=model, batch=batch, optimizer=optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            _loss(model, batch).backward()
+            optimizer.step()
+
+        steps[config] = step
+        rows[config] = dict(params=num_params(model, trainable=True),
+                            activation_bytes=saved.total, input_size=list(size),
+                            backbone=cfg.model.backbone.type, batch_size=batch_size)
+    times = interleaved_times(steps, reps=reps, warmup=warmup, clock='wall')
+    for config, t in times.items():
+        rows[config]['step_time_s'] = t.median
+        rows[config]['step_time_q'] = [t.q1, t.q3]
+    return rows, dict(machine_info('cpu'), reps=reps, warmup=warmup)
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+def _family(backbone: str) -> str:
+    return 'vit' if 'VisionTransformer' in backbone else 'resnet'
+
+
+def _rel(v: float, ref: float) -> str:
+    return '' if ref == v else f' ({(v / ref - 1) * 100:+.1f}%)'
+
+
+def format_section(args, rows: Dict[str, Dict[str, Any]], accuracy: Dict[str, Dict],
+                   machine: Dict[str, Any], command: str) -> str:
+    from repl_mm.runtime.multi_seed import format_pm
+    refs: Dict[str, str] = {}
+    for c in args.configs:
+        refs.setdefault(_family(rows[c]['backbone']), c)
+    lines = [f'### {args.title}', '']
+    if args.note:
+        lines += [args.note, '']
+    lines += ['Command:', '', '```bash', command, '```', '',
+              f"Machine: {machine['cpu']}, {machine['cpu_count']} cores, "
+              f"{machine['torch_threads']} torch threads, torch {machine['torch']}, Python "
+              f"{machine['python']}, CPU only. Cost: batch {args.batch_size} of random images "
+              f"at each config's training crop; step time = forward + loss + backward + the "
+              f"config's optimizer step, median of {args.reps} interleaved repetitions; "
+              'activation = bytes autograd saves for backward in that step. Percentages: vs '
+              'the first config of the same backbone family.', '']
+    acc_col = f'{args.metric} (mean ± std, n)' if accuracy else None
+    head = ['config', 'backbone'] + ([acc_col] if acc_col else []) + \
+        ['trainable params', 'activation (MB)', 'step time (ms)']
+    lines += ['| ' + ' | '.join(head) + ' |', '|' + ' --- |' * len(head)]
+    for c in args.configs:
+        r, ref = rows[c], rows[refs[_family(rows[c]['backbone'])]]
+        cells = [f'`{_name(c)}`', r['backbone']]
+        if accuracy:
+            s = accuracy[c]['summary'].get(args.metric)
+            cells.append('-' if s is None else f"{format_pm(s['mean'], s['std'])} "
+                                               f"(n={s['n']})")
+        cells += [f"{r['params']:,}{_rel(r['params'], ref['params'])}",
+                  f"{r['activation_bytes'] / 2**20:.2f}"
+                  f"{_rel(r['activation_bytes'], ref['activation_bytes'])}",
+                  f"{r['step_time_s'] * 1e3:.1f}{_rel(r['step_time_s'], ref['step_time_s'])}"]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    if accuracy:
+        lines += ['', 'Per seed (' + args.metric + '):', '']
+        for c in args.configs:
+            per = accuracy[c]['per_seed']
+            vals = ', '.join(f'seed {s}: {m.get(args.metric, float("nan")):.2f}'
+                             for s, m in sorted(per.items(), key=lambda kv: int(kv[0])))
+            lines.append(f'- `{_name(c)}`: {vals}')
+    if args.plot:
+        lines += ['', f'![evidence]({osp.relpath(args.plot, osp.dirname(args.out) or ".")})']
+    return '\n'.join(lines) + '\n'
+
+
+def write_section(path: str, section: str, text: str) -> None:
+    """Replaces the ``section`` between its markers in ``path`` (appends it if absent);
+    the rest of the file is kept. Written through a temporary file."""
+    begin, end = f'<!-- BEGIN evidence:{section} -->', f'<!-- END evidence:{section} -->'
+    block = f'{begin}\n{text}{end}\n'
+    old = open(path).read() if osp.isfile(path) else '# Evidence\n\n'
+    pattern = re.compile(re.escape(begin) + r'.*?' + re.escape(end) + r'\n?', re.S)
+    new = pattern.sub(lambda m: block, old) if pattern.search(old) else \
+        old.rstrip('\n') + '\n\n' + block
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(new)
+    os.replace(tmp, path)
+
+
+def plot(path: str, args, rows, accuracy) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    names = [_name(c) for c in args.configs]
+    colors = ['tab:blue' if _family(rows[c]['backbone']) == 'resnet' else 'tab:orange'
+              for c in args.configs]
+    panels = ([('accuracy', args.metric + ' (%)')] if accuracy else []) + \
+        [('activation', 'activation per step (MB)'), ('time', 'step time (ms)')]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.5))
+    for ax, (kind, label) in zip(axes, panels):
+        if kind == 'accuracy':
+            s = [accuracy[c]['summary'][args.metric] for c in args.configs]
+            ax.bar(names, [v['mean'] for v in s], color=colors,
+                   yerr=[0 if v['std'] != v['std'] else v['std'] for v in s], capsize=4)
+            lo = min(v['mean'] - (v['std'] if v['std'] == v['std'] else 0) for v in s)
+            ax.set_ylim(max(0, lo - 5), 100)
+        elif kind == 'activation':
+            ax.bar(names, [rows[c]['activation_bytes'] / 2**20 for c in args.configs],
+                   color=colors)
+        else:
+            ax.bar(names, [rows[c]['step_time_s'] * 1e3 for c in args.configs], color=colors)
+        ax.set_ylabel(label)
+        ax.tick_params(axis='x', labelrotation=60, labelsize=7)
+    fig.suptitle(args.title)
+    fig.tight_layout()
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+    args = parse_args(argv)
+    command = shlex.join(['python', 'tools/analysis_tools/evidence.py'] + list(
+        sys.argv[1:] if argv is None else argv))
+    accuracy = {} if args.measure_only else {c: run_seeds(c, args) for c in args.configs}
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    rows, machine = measure(args.configs, args.batch_size, args.reps, args.warmup)
+    text = format_section(args, rows, accuracy, machine, command)
+    write_section(args.out, args.section, text)
+    if args.plot:
+        plot(args.plot, args, rows, accuracy)
+    result = dict(command=command, machine=machine, cost=rows, accuracy=accuracy)
+    os.makedirs(args.work_dir, exist_ok=True)
+    with open(osp.join(args.work_dir, f'evidence_{args.section}.json'), 'w') as f:
+        json.dump(result, f, indent=2, default=str)
+    print(text)
+    return result
+
+
+if __name__ == '__main__':
+    main()
