@@ -1,9 +1,10 @@
 """Table IV RepL at 25% of the blocks: ResNet-34 on ImageNet-1k.
 
 Computing layers at the 25% plan ``replace_blocks=[[1], [1], [2], [1]]`` (4 of 16 blocks
-(25.0%)), the plan printed by ``python tools/analysis_tools/plan.py configs/resnet34_repl_imagenet.py --remove-
-fraction 0.25`` (spread evenly over the stages, first/last block of a stage kept, no two
-adjacent). ``replace_blocks`` is used instead of ``interval``.
+(25.0%)), the plan printed by ``python tools/analysis_tools/plan.py
+configs/resnet34_repl_imagenet.py --remove-fraction 0.25`` (spread evenly over the stages,
+first/last block of a stage kept, no two adjacent). ``replace_blocks`` is used instead of
+``interval``.
 
 Differs from ``resnet34_repl_imagenet.py`` only in ``replace_blocks``.
 

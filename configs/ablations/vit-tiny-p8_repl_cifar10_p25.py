@@ -1,9 +1,9 @@
 """Table III RepL at 25% of the blocks: ViT-Tiny/8 on CIFAR-10.
 
 Computing layers at the 25% plan ``replace_blocks=[2, 5, 8]`` (3 of 12 blocks (25.0%)), the plan
-printed by ``python tools/analysis_tools/plan.py configs/vit-tiny-p8_repl_cifar10.py --remove-fraction 0.25``
-(spread evenly over the stages, first/last block of a stage kept, no two adjacent).
-``replace_blocks`` is used instead of ``interval``.
+printed by ``python tools/analysis_tools/plan.py configs/vit-tiny-p8_repl_cifar10.py --remove-
+fraction 0.25`` (spread evenly over the stages, first/last block of a stage kept, no two
+adjacent). ``replace_blocks`` is used instead of ``interval``.
 
 Differs from ``vit-tiny-p8_repl_cifar10.py`` only in ``replace_blocks``.
 
