@@ -19,5 +19,7 @@ _base_ = '../vit-tiny-p8_repl_cifar10.py'
 custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets', 'repl_mm.runtime.adaptive'],
                       allow_failed_imports=False)
 model = dict(backbone=dict(adaptive=True))
-custom_hooks = [dict(type='AdaptiveRepLHook')]
+# the parent's hooks (configs/_base_/cls_runtime.py) plus the Adaptive-RepL mask hook
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
+                dict(type='AdaptiveRepLHook')]
 find_unused_parameters = True
