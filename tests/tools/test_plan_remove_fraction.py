@@ -1,5 +1,5 @@
-"""``tools/analysis_tools/plan.py CONFIG --remove-fraction F`` prints the fraction plan of the config's backbone
-and predicts its savings for that plan (Tables III-IV)."""
+"""``tools/analysis_tools/plan.py CONFIG --remove-fraction F`` prints the fraction plan of the
+config's backbone and predicts its savings for that plan (Tables III-IV)."""
 import importlib.util
 import os.path as osp
 
@@ -12,10 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool() -> str:
-    for rel in ('tools/analysis_tools/analysis_tools/plan.py', 'tools/analysis_tools/plan.py'):  # i10a moves it
-        if osp.exists(osp.join(ROOT, rel)):
-            return osp.join(ROOT, rel)
-    raise FileNotFoundError('tools/analysis_tools/plan.py')
+    return osp.join(ROOT, 'tools', 'analysis_tools', 'plan.py')
 
 
 @pytest.mark.parametrize('config,plan,removed', [
