@@ -14,6 +14,7 @@ Layers (see docs/architecture.md): ``core`` -> ``models`` -> ``adapters`` -> ``r
 from .adapters import AVAILABLE, get_toolbox, import_adapters
 from .core import *  # noqa: F401,F403
 from .core import __all__ as _core_all
+from .runtime.adaptive import AdaptiveRepLHook  # noqa: F401  registered hook
 from .runtime.checkpoint import install_safe_checkpoint_loading
 from .runtime.hooks import NonFiniteLossHook, RNGStateHook  # noqa: F401  registered hooks
 from .runtime.resume import install_resume_fallback

@@ -157,8 +157,12 @@ def computing_layer_params(block: nn.Module, repl_backbone: nn.Module) -> Tuple[
     """
     if _option(repl_backbone, 'remove_only', False):
         return 0, 0
-    vectors = (2 if _option(repl_backbone, 'neighbours', 'both') == 'both'
-               and _option(repl_backbone, 'coefficients', 'separate') == 'separate' else 1)
+    coefficients = _option(repl_backbone, 'coefficients', 'separate')
+    if coefficients == 'fixed':  # Table VI "no weights": alpha = beta = 1/2, not trainable
+        vectors = 0
+    else:
+        vectors = (2 if _option(repl_backbone, 'neighbours', 'both') == 'both'
+                   and coefficients == 'separate' else 1)
     frozen = not any(p.requires_grad for p in block.parameters())
     kind = block_kind(block)
     norm = None

@@ -443,11 +443,27 @@ class InferenceBenchmark:
         return checks
 
 
-def _removal_info(repl: ModelSpec, models: Dict[str, nn.Module]) -> Dict[str, Any]:
-    rb = models['repl'].backbone
+def _check_fixed_plan(repl: ModelSpec, rb: nn.Module) -> None:
+    """The cost model and the benchmark compare a fixed removal plan with E2E.
+
+    Raises:
+        ValueError: the backbone is not RepL, or it is Adaptive-RepL (``adaptive=True`` keeps
+            every block and re-selects the replaced ones each epoch, so there is no fixed plan
+            whose savings could be predicted or measured).
+    """
     if not hasattr(rb, 'removal_plan'):
         raise ValueError(f'{repl.source}: backbone {type(rb).__name__} has no removal_plan '
                          '(is it a RepL backbone?)')
+    if getattr(rb, 'adaptive', False):
+        raise ValueError(f'{repl.source}: backbone {type(rb).__name__} has adaptive=True: '
+                         'Adaptive-RepL keeps every block (and a computing layer per candidate) '
+                         'and changes the replaced set each epoch, so it has no fixed plan to '
+                         'predict or benchmark; use the fixed RepL config (adaptive=False)')
+
+
+def _removal_info(repl: ModelSpec, models: Dict[str, nn.Module]) -> Dict[str, Any]:
+    rb = models['repl'].backbone
+    _check_fixed_plan(repl, rb)
     stages = cost.backbone_stages(models['e2e'].backbone)
     return dict(plan=rb.removal_plan, interval=getattr(rb, 'interval', None),
                 replace_blocks=getattr(rb, 'replace_blocks', None),
@@ -526,9 +542,7 @@ def predict_plan(repl: ModelSpec, e2e: Optional[ModelSpec] = None, batch_size: i
     e2e = e2e or e2e_twin(repl)
     e2e_model, repl_model = build_model(e2e), build_model(repl)
     rb = repl_model.backbone
-    if not hasattr(rb, 'removal_plan'):
-        raise ValueError(f'{repl.source}: backbone {type(rb).__name__} has no removal_plan '
-                         '(is it a RepL backbone?)')
+    _check_fixed_plan(repl, rb)
     module = e2e_model.backbone if scope == 'backbone' else e2e_model
     params, trainable = num_params(module), num_params(module, True)
     e2e_model.to(device).train()

@@ -28,7 +28,7 @@ __all__ = ['REPL_ARGS', 'PRESETS', 'ModelSpec', 'load_spec', 'e2e_twin',
 
 #: RepL-only backbone arguments, dropped when an E2E twin is derived from a RepL config.
 REPL_ARGS = ('interval', 'replace_blocks', 'neighbours', 'coefficients', 'stop_grad',
-             'remove_only', 'deploy', 'synthesis_branches', 'head_wise')
+             'remove_only', 'deploy', 'synthesis_branches', 'head_wise', 'adaptive')
 
 
 def _package_config(scope: str, rel: str) -> str:
