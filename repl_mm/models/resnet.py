@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 from torch import nn
 
 from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ComputingLayer
+from ..core.forms import prepare_backbone_for_state_dict
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
 from ..core.synthesis import check_repl_options
@@ -120,6 +121,11 @@ class RepLResNetMixin:
             for _, layer in computing_layers(self):
                 if not layer.deploy and getattr(layer.norm, 'weight', None) is not None:
                     nn.init.zeros_(layer.norm.weight)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # a checkpoint of the other form (training / deploy): switch or refuse (core.forms)
+        prepare_backbone_for_state_dict(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def switch_to_deploy(self) -> None:
         """Re-parameterizes every computing layer into static convolutions (eq. 32).

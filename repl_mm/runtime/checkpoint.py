@@ -25,12 +25,16 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-__all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'safe_globals', 'safe_torch_load',
-           'install_safe_checkpoint_loading', 'is_installed']
+__all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'CorruptCheckpointError',
+           'safe_globals', 'safe_torch_load', 'install_safe_checkpoint_loading', 'is_installed']
 
 
 class UnsafeCheckpointError(RuntimeError):
     """A checkpoint holds a pickled object outside the allowlist; it was not loaded."""
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A local checkpoint file cannot be read (truncated, corrupted, not a checkpoint)."""
 
 
 def _numpy_globals() -> List[Any]:
@@ -148,7 +152,15 @@ def load_from_local(filename: str, map_location: Any = None) -> Any:
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
-    return safe_torch_load(filename, map_location, filename)
+    try:
+        return safe_torch_load(filename, map_location, filename)
+    except UnsafeCheckpointError:
+        raise
+    except (RuntimeError, EOFError, OSError, ValueError) as e:  # truncated / not a checkpoint
+        raise CorruptCheckpointError(
+            f'checkpoint {filename} cannot be read ({type(e).__name__}: {str(e).strip()[:300]}); '
+            'it is truncated or corrupted, or not a PyTorch checkpoint: copy it again or pass '
+            'another file') from None
 
 
 def _load_url(url: str, model_dir: Optional[str] = None, map_location: Any = None,

@@ -142,6 +142,8 @@ def _enable_visualization(cfg: Config, args: Namespace) -> None:
         hook['interval'] = getattr(args, 'interval', 1)
         return
     hook['draw'] = True  # mmdet DetVisualizationHook / mmseg SegVisualizationHook
+    # mmseg's hook draws every `interval`-th test batch (default 50: nothing on a small set)
+    hook['interval'] = getattr(args, 'interval', 1)
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
@@ -152,20 +154,67 @@ def _enable_visualization(cfg: Config, args: Namespace) -> None:
             cfg.visualizer['save_dir'] = args.show_dir
 
 
+def _enable_tta(cfg: Config) -> None:
+    """``--tta`` as each toolbox's ``test.py`` does it: wrap the model in ``tta_model`` and test
+    with ``tta_pipeline``. mmdet and mmpretrain default to flip TTA (``DetTTAModel`` /
+    ``AverageClsScoreTTA``) when the config has neither; mmseg needs both in the config (its
+    ``default_runtime.py`` and dataset configs define them)."""
+    scope = cfg.default_scope
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset['dataset']
+    if scope == 'mmseg':
+        missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+        if missing:
+            raise ValueError(f'--tta needs {missing} in the config (mmseg: inherit '
+                             "mmseg::_base_/default_runtime.py for tta_model=dict(type="
+                             "'SegTTAModel') and a dataset config with tta_pipeline)")
+    else:
+        if 'tta_model' not in cfg:
+            cfg.tta_model = dict(type='DetTTAModel', tta_cfg=dict(
+                nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)) \
+                if scope == 'mmdet' else dict(type='mmpretrain.AverageClsScoreTTA')
+        if 'tta_pipeline' not in cfg:
+            pipeline = deepcopy(dataset.pipeline)
+            pack = pipeline[-1] if scope != 'mmdet' else dict(  # DetTTAModel reads flip
+                type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape',
+                                                 'img_shape', 'scale_factor', 'flip',
+                                                 'flip_direction'))
+            pipeline[-1] = dict(type='TestTimeAug', transforms=[
+                [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)], [pack]])
+            cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = cfg.tta_pipeline
+
+
 def merge_test_args(cfg: Config, args: Namespace) -> Config:
     """Applies the test CLI: ``checkpoint``, ``--work-dir``, ``--show``, ``--show-dir``,
-    ``--out`` (mmseg form), ``--launcher``.
+    ``--interval``, ``--out`` (mmseg form), ``--tta``, ``--amp``, ``--no-pin-memory``,
+    ``--launcher``.
 
     Args:
         cfg (Config): the config from :func:`load_config`; changed in place and returned.
         args (Namespace): parsed ``tools/test.py`` arguments (``config``, ``checkpoint``,
             ``work_dir``, ``show``, ``show_dir``, ``wait_time``, ``interval``, ``out``,
-            ``launcher``).
+            ``tta``, ``amp``, ``no_pin_memory``, ``launcher``).
+
+    Raises:
+        ValueError: ``--interval`` below 1; ``--tta`` on an mmseg config without
+            ``tta_model`` / ``tta_pipeline``.
     """
     _set_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
+    if getattr(args, 'interval', 1) < 1:
+        raise ValueError(f'--interval must be >= 1, got {args.interval}')
     if getattr(args, 'show', False) or getattr(args, 'show_dir', None):
         _enable_visualization(cfg, args)
+    if getattr(args, 'tta', False):
+        _enable_tta(cfg)
+    if getattr(args, 'amp', False):  # mmengine TestLoop autocast (bf16 on CPU)
+        cfg.test_cfg = ConfigDict(cfg.get('test_cfg', None) or dict(type='TestLoop'))
+        cfg.test_cfg.fp16 = True
+    if getattr(args, 'no_pin_memory', False):
+        cfg.test_dataloader.pin_memory = False
     if getattr(args, 'out', None) is not None and cfg.default_scope == 'mmseg':
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
@@ -174,14 +223,17 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     return cfg
 
 
-def add_result_dump(runner: Runner, out: Optional[str]) -> None:
+def add_result_dump(runner: Runner, out: Optional[str], out_item: Optional[str] = None) -> None:
     """``--out`` for mmdet (``DumpDetResults``) and mmpretrain (``DumpResults``) predictions.
 
     Args:
         runner (Runner): the built test runner.
         out (str, optional): the pickle file to write; None does nothing.
+        out_item (str, optional): mmpretrain's ``--out-item``: ``'metrics'`` dumps the metrics
+            instead (done by ``tools/test.py`` after the test), ``'pred'`` / None the
+            predictions.
     """
-    if out is None:
+    if out is None or out_item == 'metrics':
         return
     scope = runner.cfg.default_scope
     if scope == 'mmdet':
