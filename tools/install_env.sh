@@ -20,8 +20,11 @@ TORCH_PKGS=(torch==2.13.0 torchvision==0.28.0)
 BUILD_PKGS=("setuptools>=77,<81" wheel ninja)
 MM_PKGS=(mmengine==0.10.7)
 MMCV_PKG=mmcv==2.1.0
+# onnx / onnxruntime: ONNX export of deploy models, checked in onnxruntime
+# (tools/deployment/pytorch2onnx.py); both resolve with numpy<2 on Python 3.11.
 TOOLBOX_PKGS=(mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 pycocotools ftfy regex
-              "numpy<2" "opencv-python-headless<4.12" matplotlib pytest pytest-timeout)
+              "numpy<2" "opencv-python-headless<4.12" matplotlib pytest pytest-timeout
+              onnx==1.23.2 onnxruntime==1.31.1)
 
 stamp_src="$(printf '%s\n' "${TORCH_PKGS[@]}" "${BUILD_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG" \
              "${TOOLBOX_PKGS[@]}" "FORCE_CUDA=${FORCE_CUDA:-0}"; cat "$root/setup.py")"

@@ -145,6 +145,23 @@ def _covers(state_dict: Mapping[str, object], prefix: str) -> bool:
     return any(k.startswith(prefix) for k in state_dict)
 
 
+def _register_new_params(backbone: nn.Module) -> None:
+    """mmengine's ``init_weights`` bookkeeping (``_params_init_info``, shared by every module
+    of the top-level model) asserts that no parameter appears during ``init_weights``; the
+    deploy modules created by the switch are registered there (``init_cfg=Pretrained``)."""
+    info = getattr(backbone, '_params_init_info', None)
+    if info is None:
+        return
+    for name, param in backbone.named_parameters():
+        if param not in info:
+            info[param]['init_info'] = (f'{name}: deploy form (eq. 32-33) created by repl_mm '
+                                        'to load a deploy checkpoint')
+            info[param]['tmp_mean_value'] = param.data.mean().cpu()
+    for module in backbone.modules():  # init_weights deletes it from every module at its end
+        if not hasattr(module, '_params_init_info'):
+            module._params_init_info = info
+
+
 def prepare_backbone_for_state_dict(backbone: nn.Module, state_dict: Mapping[str, object],
                                     prefix: str) -> None:
     """Makes ``backbone`` ready to load ``state_dict`` (called from its ``_load_from_state_dict``
@@ -175,6 +192,7 @@ def prepare_backbone_for_state_dict(backbone: nn.Module, state_dict: Mapping[str
                   f'layers (keys {prefix}{next(iter(layers))}.*); switching the backbone to its '
                   'deploy form (switch_to_deploy) before loading them', logger='current')
         backbone.switch_to_deploy()
+        _register_new_params(backbone)
         return
     if not deployed:
         return
