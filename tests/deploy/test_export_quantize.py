@@ -2,8 +2,7 @@
 end on a tiny set, and the AMP inference rows."""
 import os.path as osp
 import re
-import subprocess
-import sys
+import importlib.util
 
 import pytest
 import torch
@@ -16,9 +15,20 @@ ONNX_TOOL = osp.join(ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
 QUANT_TOOL = osp.join(ROOT, 'tools', 'deployment', 'quantize.py')
 
 
-def _run(tool, *args):
-    return subprocess.run([sys.executable, tool, *map(str, args)], capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+class _Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _run(tool, *args, capsys=None):
+    """The tool's ``main`` in this process (saves the imports of a subprocess)."""
+    spec = importlib.util.spec_from_file_location(f'repl_i11_{osp.basename(tool)[:-3]}', tool)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    capsys.readouterr()
+    code = module.main([str(a) for a in args])
+    out = capsys.readouterr()
+    return _Result(code, out.out, out.err)
 
 
 def _diffs(stdout):
@@ -26,7 +36,7 @@ def _diffs(stdout):
 
 
 @pytest.mark.parametrize('kind', ['cls', 'vit', 'det', 'seg'])
-def test_onnx_export_matches_pytorch(tmp_path, kind):
+def test_onnx_export_matches_pytorch(tmp_path, kind, capsys):
     pytest.importorskip('onnxruntime')
     if kind == 'cls':
         config, size = cls_config(tmp_path), (32,)
@@ -38,7 +48,8 @@ def test_onnx_export_matches_pytorch(tmp_path, kind):
         config, size = seg_config(tmp_path), (32, 64)
     train, _ = make_checkpoints(config, tmp_path, size=(size * 2)[:2])
     out = tmp_path / 'model.onnx'
-    res = _run(ONNX_TOOL, config, train, out, '--input-size', *size, '--batch', 2)
+    res = _run(ONNX_TOOL, config, train, out, '--input-size', *size, '--batch', 2,
+               capsys=capsys)
     assert res.returncode == 0, res.stderr[-3000:]
     diffs = _diffs(res.stdout)
     assert diffs and max(diffs) <= 1e-4, res.stdout
@@ -48,18 +59,18 @@ def test_onnx_export_matches_pytorch(tmp_path, kind):
     graph = onnx.load(str(out)).graph
     assert not any(n.op_type in ('NonMaxSuppression', 'TopK') for n in graph.node)
     # refuses to overwrite without --force
-    again = _run(ONNX_TOOL, config, train, out)
+    again = _run(ONNX_TOOL, config, train, out, capsys=capsys)
     assert again.returncode != 0 and '--force' in again.stderr
 
 
-def test_int8_tool_end_to_end(tmp_path):
+def test_int8_tool_end_to_end(tmp_path, capsys):
     repl_config = cls_config(tmp_path)
     _, repl_ckpt = make_checkpoints(repl_config, tmp_path)
     e2e_config = cls_config(tmp_path, dict(type='ResNet', depth=34, stem_channels=16,
                                            base_channels=16))
     e2e_ckpt, _ = make_checkpoints(e2e_config, tmp_path)
     res = _run(QUANT_TOOL, repl_config, repl_ckpt, '--calib-batches', 2, '--latency-batch', 2,
-               '--repeat', 2, '--e2e', e2e_config, e2e_ckpt, '--name', 'R34-q')
+               '--repeat', 2, '--e2e', e2e_config, e2e_ckpt, '--name', 'R34-q', capsys=capsys)
     assert res.returncode == 0, res.stderr[-3000:]
     rows = [line for line in res.stdout.splitlines() if line.startswith('| R34-q')]
     assert [r.split('|')[2].strip() for r in rows] == ['E2E', 'RepL']

@@ -38,7 +38,7 @@ def test_mmpretrain_get_model_and_inferencer(cls_case):
     for form, ckpt in (('train', train), ('deploy', deploy)):
         model = get_model(config, pretrained=ckpt, device='cpu')
         assert model.backbone.deploy == (form == 'deploy')
-        assert tuple(model.dataset_meta['classes']) == classes
+        assert tuple(model._dataset_meta['classes']) == classes   # get_model's attribute
         with torch.no_grad():
             logits[form] = model(x, mode='tensor')
         inferencer = ImageClassificationInferencer(config, pretrained=ckpt, device='cpu')
