@@ -66,6 +66,8 @@ def seg_config(tmp_path) -> str:
     cfg.model.decode_head.update(in_channels=256, channels=16, c1_in_channels=32,
                                  c1_channels=8)
     cfg.model.auxiliary_head.update(in_channels=128, channels=16)
+    # mmseg's inference_model reads the top-level test_pipeline (Cityscapes: 2048x1024)
+    cfg.test_pipeline = cfg.test_dataloader.dataset.pipeline
     path = str(tmp_path / 'seg_cfg.py')
     cfg.dump(path)
     return path
