@@ -14,6 +14,21 @@ from repl_deploy_configs import ROOT, cls_config, det_config, make_checkpoints, 
 from repl_mm.runtime.runner import merge_test_args
 
 
+@pytest.fixture(autouse=True)
+def fresh_visualizers():
+    """Each tools/test.py run in a fresh process has one visualizer; in this process earlier
+    runs (and inferencers of other test files) left theirs as mmengine's "current instance",
+    which the visualization hooks would pick up. Start every test with none."""
+    from mmengine.visualization import Visualizer
+
+    def clear(cls):
+        cls._instance_dict.clear()
+        for sub in cls.__subclasses__():
+            clear(sub)
+    clear(Visualizer)
+    yield
+
+
 def _tool():
     spec = importlib.util.spec_from_file_location('repl_tools_test_i11',
                                                   osp.join(ROOT, 'tools', 'test.py'))
