@@ -32,9 +32,12 @@ TORCH_PKGS=(torch==2.13.0 torchvision==0.28.0)
 BUILD_PKGS=("setuptools>=77,<81" wheel ninja)
 MM_PKGS=(mmengine==0.10.7)
 MMCV_PKG=mmcv==2.1.0
+# onnx / onnxruntime: ONNX export of deploy models, checked in onnxruntime
+# (tools/deployment/pytorch2onnx.py); both resolve with numpy<2 on Python 3.11.
 TOOLBOX_PKGS=(mmdet==3.3.0 mmsegmentation==1.2.2 mmpretrain==1.2.0 pycocotools ftfy regex
               "numpy<2" "opencv-python-headless<4.12" matplotlib seaborn pandas pytest
-              pytest-timeout ruff==0.17.6 scikit-learn)  # scikit-learn: docs/evidence.md's digits
+              pytest-timeout ruff==0.17.6 scikit-learn onnx==1.23.2 onnxruntime==1.31.1)
+# scikit-learn: docs/evidence.md's digits
 
 # cpu or cuda (FORCE_CUDA=1/0 forces); stops here when nvidia-smi exists but fails
 OPS_MODE="$("$PY" "$ENVCHECK" mode)"

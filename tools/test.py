@@ -2,14 +2,19 @@
 
 Same command line as the toolboxes' ``tools/test.py``::
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE] [--show]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
+        [--out-item metrics|pred] [--show] [--show-dir DIR] [--interval N] [--tta] [--amp]
+        [--no-pin-memory] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
     tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCESSES [args]
 
 ``--show-dir`` turns on the toolbox's visualization hook (mmdet ``DetVisualizationHook``,
-mmseg ``SegVisualizationHook``, mmpretrain ``VisualizationHook``) like each toolbox's test.py.
+mmseg ``SegVisualizationHook``, mmpretrain ``VisualizationHook``) like each toolbox's test.py,
+drawing every ``--interval``-th batch (mmseg) / sample (mmpretrain). ``--tta`` wraps the model
+in the config's ``tta_model`` and tests with ``tta_pipeline`` (mmdet / mmpretrain: flip TTA when
+the config has none). ``--amp`` runs the test loop under autocast (bf16 on CPU).
 The checkpoint is loaded with ``weights_only=True``: a file carrying other pickled objects is
-refused before any of its code runs.
+refused before any of its code runs. A RepL deploy checkpoint works with the training config (the
+backbone switches to its deploy form); a training checkpoint with a deploy config is refused.
 """
 import argparse
 import os
@@ -18,9 +23,12 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import mmengine  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
+from repl_mm.core.forms import CheckpointFormError  # noqa: E402
 from repl_mm.runtime import add_result_dump, build_runner, load_config, merge_test_args  # noqa: E402
+from repl_mm.runtime.checkpoint import CorruptCheckpointError  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -38,14 +46,25 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='directory where painted images will be saved (mmdet/mmseg: '
                         'under work_dir/timestamp/)')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--out-item', choices=['metrics', 'pred'],
+                        help='what --out holds: the metrics or the predictions (default)')
     parser.add_argument('--interval', type=int, default=1,
-                        help='mmpretrain: visualize every this many samples')
+                        help='visualize every this many batches (mmseg) / samples (mmpretrain)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation: the config\'s tta_model / tta_pipeline '
+                        '(mmdet, mmpretrain: flip TTA if the config has none)')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision test (autocast; bf16 on CPU)')
+    parser.add_argument('--no-pin-memory', action='store_true',
+                        help='disable pin_memory in the test dataloader')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value pairs')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
+    if args.out_item is not None and args.out is None:
+        parser.error('--out-item needs --out FILE')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -57,8 +76,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     cfg = load_config(args.config, args.cfg_options)
     merge_test_args(cfg, args)
     runner = build_runner(cfg)
-    add_result_dump(runner, args.out)
-    return runner.test()
+    add_result_dump(runner, args.out, args.out_item)
+    try:
+        metrics = runner.test()
+    except (CheckpointFormError, CorruptCheckpointError) as e:
+        raise SystemExit(f'error: checkpoint {args.checkpoint}: {e}') from None
+    if args.out is not None and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+    return metrics
 
 
 if __name__ == '__main__':

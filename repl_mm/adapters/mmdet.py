@@ -87,4 +87,10 @@ def _before_build(cfg) -> None:
 TOOLBOX = Toolbox(scope='mmdet', package='mmdet', registry=MODELS, make_samples=_make_samples,
                   class_heads=CLASS_HEADS,
                   visualization_hook='DetVisualizationHook', show_dir=_show_dir,
-                  dump_results=_dump_results, before_build=_before_build)
+                  dump_results=_dump_results, before_build=_before_build,
+                  default_tta_model=dict(type='DetTTAModel', tta_cfg=dict(
+                      nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)),
+                  # DetTTAModel reads the flip of each view
+                  tta_pack=dict(type='PackDetInputs', meta_keys=(
+                      'img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
+                      'flip_direction')))

@@ -92,7 +92,8 @@ def _dump_results(runner, out: str) -> None:
 TOOLBOX = Toolbox(scope='mmpretrain', package='mmpretrain', registry=MODELS,
                   make_samples=_make_samples, class_heads=CLASS_HEADS, default_num_classes=10,
                   visualization_hook='VisualizationHook', show_dir=_show_dir,
-                  prepare_config=_prepare_config, dump_results=_dump_results)
+                  prepare_config=_prepare_config, dump_results=_dump_results,
+                  default_tta_model=dict(type='mmpretrain.AverageClsScoreTTA'))
 
 # the Transformer LM of Table X (paper §IV-D1d), its WikiText-2 data, metric and hooks
 from . import mmpretrain_lm  # noqa: E402,F401

@@ -51,6 +51,11 @@ class Toolbox:
             evaluator instead: ``test_out_args``).
         test_out_args (Callable, optional): ``(cfg, out) -> None`` for that case.
         before_build (Callable, optional): ``(cfg) -> None`` run before the Runner is built.
+        default_tta_model (dict, optional): ``--tta``'s model wrapper when the config has no
+            ``tta_model`` (flip TTA); None: the config must define ``tta_model`` and
+            ``tta_pipeline``.
+        tta_pack (dict, optional): the packing transform of the default flip TTA pipeline
+            (None: the test pipeline's own last transform).
     """
     scope: str
     package: str
@@ -64,6 +69,8 @@ class Toolbox:
     dump_results: Optional[Callable[..., None]] = None
     test_out_args: Optional[Callable[..., None]] = None
     before_build: Optional[Callable[..., None]] = None
+    default_tta_model: Optional[dict] = None
+    tta_pack: Optional[dict] = None
 
     def make_batch(self, model: nn.Module, batch_size: int, input_size: Tuple[int, int],
                    device='cpu', dtype: torch.dtype = torch.float32,
@@ -106,8 +113,8 @@ def set_draw_hook(hook, args) -> None:
     if getattr(args, 'show', False):
         hook['show'] = True
         hook['wait_time'] = args.wait_time
-    if getattr(args, 'interval', None) is not None:
-        hook['interval'] = args.interval
+    # mmseg's hook draws every `interval`-th test batch (default 50: nothing on a small set)
+    hook['interval'] = getattr(args, 'interval', None) or 1
 
 
 def get_toolbox(scope: str) -> Toolbox:

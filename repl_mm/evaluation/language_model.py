@@ -21,16 +21,14 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, find_latest_checkpoint
 from mmpretrain.registry import HOOKS, METRICS
 
+from ..core.forms import CheckpointFormError
+
 __all__ = ['Perplexity', 'VocabularyCheckHook', 'VocabularyMismatchError',
            'CheckpointFormError']
 
 
 class VocabularyMismatchError(ValueError):
     """A checkpoint, model and data that do not share one vocabulary."""
-
-
-class CheckpointFormError(ValueError):
-    """A checkpoint whose parameters are not the model's (E2E / RepL / deploy form)."""
 
 
 @METRICS.register_module()

@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 from torch import nn
 
 from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ConvComputingLayer
+from ..core.forms import prepare_backbone_for_state_dict
 from ..core.options import DEFAULT_INTERVAL, REPL_ARGS_DOC, RepLOptions
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
@@ -126,6 +127,11 @@ class RepLResNetMixin(AdaptiveRepLMixin):
             for _, layer in computing_layers(self):
                 if not layer.deploy and getattr(layer.norm, 'weight', None) is not None:
                     nn.init.zeros_(layer.norm.weight)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # a checkpoint of the other form (training / deploy): switch or refuse (core.forms)
+        prepare_backbone_for_state_dict(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def switch_to_deploy(self) -> None:
         """Re-parameterizes every computing layer into static convolutions (eq. 32).

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor, nn
 
+from ..core.forms import prepare_backbone_for_state_dict
 from ..core.neighbours import fold_layers, forward_layer
 from ..core.options import DEFAULT_INTERVAL, TRANSFORMER_REPL_ARGS_DOC, TransformerRepLOptions
 from ..core.plan import removal_plan
@@ -352,6 +353,11 @@ class TransformerLMRepL(TransformerLM):
         for nb, side in ((self.layers[index - 1], 'left'), (self.layers[index + 1], 'right')):
             layer.check_neighbour(nb, side)
         return layer
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # a checkpoint of the other form (training / deploy): switch or refuse (core.forms)
+        prepare_backbone_for_state_dict(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def switch_to_deploy(self) -> None:
         """Folds every computing layer into fixed LayerNorm/Linear modules (eq. 33); in eval

@@ -27,6 +27,7 @@ from mmpretrain.models.backbones.vision_transformer import VisionTransformer
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 
+from ..core.forms import prepare_backbone_for_state_dict
 from ..core.neighbours import fold_layers, forward_layer
 from ..core.options import DEFAULT_INTERVAL, TRANSFORMER_REPL_ARGS_DOC, TransformerRepLOptions
 from ..core.plan import removal_plan
@@ -129,6 +130,11 @@ class RepLViTMixin(AdaptiveRepLMixin):
             if i in self.out_indices:
                 outs.append(self._format_output(x, patch_resolution))
         return tuple(outs)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # a checkpoint of the other form (training / deploy): switch or refuse (core.forms)
+        prepare_backbone_for_state_dict(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def switch_to_deploy(self) -> None:
         """Re-parameterizes every computing layer into fixed linear layers (eq. 33).

@@ -34,7 +34,7 @@ import torch
 from mmengine.logging import HistoryBuffer, print_log
 
 __all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'NotACheckpointError',
-           'describe_non_checkpoint', 'safe_globals', 'safe_torch_load',
+           'CorruptCheckpointError', 'describe_non_checkpoint', 'safe_globals', 'safe_torch_load',
            'install_safe_checkpoint_loading', 'is_installed']
 
 
@@ -132,6 +132,10 @@ _LFS_POINTER = b'version https://git-lfs.github.com/spec/'
 class NotACheckpointError(ValueError):
     """The file is not a (complete) PyTorch checkpoint: HTML, a Git LFS pointer, empty,
     truncated or some other file. Not a security refusal: nothing in it was unpickled."""
+
+
+#: what the deploy tools catch: a file that is no loadable checkpoint (names the file)
+CorruptCheckpointError = NotACheckpointError
 
 
 def describe_non_checkpoint(head: bytes, size: int) -> Optional[str]:

@@ -9,9 +9,10 @@ them: every RepL type resolves (``repl_mm`` is imported), checkpoints load safel
 import logging
 import os.path as osp
 from argparse import Namespace
+from copy import deepcopy
 from typing import Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -126,20 +127,62 @@ def _enable_visualization(cfg: Config, args: Namespace) -> None:
     get_toolbox(cfg.default_scope).show_dir(cfg, hooks['visualization'], args)
 
 
+def _enable_tta(cfg: Config) -> None:
+    """``--tta`` as each toolbox's ``test.py`` does it: wrap the model in ``tta_model`` and test
+    with ``tta_pipeline``. Where the config has neither, the toolbox's flip TTA is used if it
+    has a default (mmdet ``DetTTAModel``, mmpretrain ``AverageClsScoreTTA``:
+    :attr:`~repl_mm.adapters.Toolbox.default_tta_model`); mmseg needs both in the config (its
+    ``default_runtime.py`` and dataset configs define them)."""
+    toolbox = get_toolbox(cfg.default_scope)
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # dataset wrappers
+        dataset = dataset['dataset']
+    if toolbox.default_tta_model is None:
+        missing = [k for k in ('tta_model', 'tta_pipeline') if k not in cfg]
+        if missing:
+            raise ValueError(f'--tta needs {missing} in the config ({toolbox.scope}: inherit '
+                             f"{toolbox.scope}::_base_/default_runtime.py for tta_model and a "
+                             'dataset config with tta_pipeline)')
+    if 'tta_model' not in cfg:
+        cfg.tta_model = deepcopy(toolbox.default_tta_model)
+    if 'tta_pipeline' not in cfg:
+        pipeline = deepcopy(dataset.pipeline)
+        pack = deepcopy(toolbox.tta_pack) if toolbox.tta_pack is not None else pipeline[-1]
+        pipeline[-1] = dict(type='TestTimeAug', transforms=[
+            [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)], [pack]])
+        cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = cfg.tta_pipeline
+
+
 def merge_test_args(cfg: Config, args: Namespace) -> Config:
     """Applies the test CLI: ``checkpoint``, ``--work-dir``, ``--show``, ``--show-dir``,
-    ``--out`` (mmseg form), ``--launcher``.
+    ``--interval``, ``--out`` (mmseg form), ``--tta``, ``--amp``, ``--no-pin-memory``,
+    ``--launcher``.
 
     Args:
         cfg (Config): the config from :func:`load_config`; changed in place and returned.
         args (Namespace): parsed ``tools/test.py`` arguments (``config``, ``checkpoint``,
             ``work_dir``, ``show``, ``show_dir``, ``wait_time``, ``interval``, ``out``,
-            ``launcher``).
+            ``tta``, ``amp``, ``no_pin_memory``, ``launcher``).
+
+    Raises:
+        ValueError: ``--interval`` below 1; ``--tta`` on an mmseg config without
+            ``tta_model`` / ``tta_pipeline``.
     """
     _set_work_dir(cfg, args)
     cfg.load_from = args.checkpoint
+    if getattr(args, 'interval', 1) < 1:
+        raise ValueError(f'--interval must be >= 1, got {args.interval}')
     if getattr(args, 'show', False) or getattr(args, 'show_dir', None):
         _enable_visualization(cfg, args)
+    if getattr(args, 'tta', False):
+        _enable_tta(cfg)
+    if getattr(args, 'amp', False):  # mmengine TestLoop autocast (bf16 on CPU)
+        cfg.test_cfg = ConfigDict(cfg.get('test_cfg', None) or dict(type='TestLoop'))
+        cfg.test_cfg.fp16 = True
+    if getattr(args, 'no_pin_memory', False):
+        cfg.test_dataloader.pin_memory = False
     toolbox = get_toolbox(cfg.default_scope)
     if getattr(args, 'out', None) is not None and toolbox.test_out_args is not None:
         toolbox.test_out_args(cfg, args.out)
@@ -148,15 +191,18 @@ def merge_test_args(cfg: Config, args: Namespace) -> Config:
     return cfg
 
 
-def add_result_dump(runner: Runner, out: Optional[str]) -> None:
+def add_result_dump(runner: Runner, out: Optional[str], out_item: Optional[str] = None) -> None:
     """``--out``: the toolbox dumps predictions (mmdet ``DumpDetResults``, mmpretrain
     ``DumpResults``; mmseg writes through its evaluator, see :func:`merge_test_args`).
 
     Args:
         runner (Runner): the built test runner.
         out (str, optional): the pickle file to write; None does nothing.
+        out_item (str, optional): mmpretrain's ``--out-item``: ``'metrics'`` dumps the metrics
+            instead (done by ``tools/test.py`` after the test), ``'pred'`` / None the
+            predictions.
     """
-    if out is None:
+    if out is None or out_item == 'metrics':
         return
     toolbox = get_toolbox(runner.cfg.default_scope)
     if toolbox.dump_results is not None:

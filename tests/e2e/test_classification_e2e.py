@@ -123,7 +123,7 @@ def test_imagenet_train_evaluate_and_deploy(tmp_path, capfd):
     ckpt = work / 'epoch_1.pth'
     assert ckpt.is_file()
 
-    # deploy checkpoint with the real config (what tools/reparameterize_model.py does)
+    # deploy checkpoint with the real config (tools/model_converters/reparameterize_model.py)
     deploy_ckpt = tmp_path / 'deploy.pth'
     config = osp.join(CONFIGS, 'resnet101_repl_imagenet.py')
     reparameterize_checkpoint(config, str(ckpt), str(deploy_ckpt))

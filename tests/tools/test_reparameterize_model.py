@@ -1,4 +1,5 @@
-"""tools/reparameterize_model.py on a checkpoint laid out as mmengine's Runner writes it."""
+"""tools/model_converters/reparameterize_model.py on a checkpoint laid out as mmengine's Runner
+writes it."""
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,8 @@ def test_cli_converts_a_runner_checkpoint_to_an_equivalent_deploy_model(tmp_path
     torch.save({'meta': {'epoch': 1, 'iter': 10}, 'state_dict': model.state_dict(),
                 'message_hub': hub.state_dict()}, src)
 
-    out = subprocess.run([sys.executable, str(ROOT / 'tools' / 'reparameterize_model.py'),
+    tool = ROOT / 'tools' / 'model_converters' / 'reparameterize_model.py'
+    out = subprocess.run([sys.executable, str(tool),
                           str(CONFIG), str(src), str(dst)], capture_output=True, text=True,
                          timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
