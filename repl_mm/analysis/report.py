@@ -121,6 +121,11 @@ def format_report(res: Dict[str, Any]) -> str:
                          f"{row_['flop_ratio']:>8.4f}"
                          f"{r4(row_.get('deploy_speedup_vs_dynamic')):>9}"
                          f"{row_['max_abs_diff']:>11.2e}")
+            for name, amp_rows in row_.get('amp', {}).items():
+                for a in amp_rows:
+                    lines.append(f"{'  ' + name + ' ' + a['precision']:<26}{b:>6}"
+                                 f"{a['ms_per_img']:>9.3f}ms/img  "
+                                 f"max rel diff to fp32 {a['max_rel_diff_to_fp32']:.2e}")
     lines += ['', 'targets:']
     for c in res['checks']:
         v, t = c['value'], c['target']

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ..deploy_bench import amp_inference_rows
 from ..testing.batches import synthetic_batch
 from . import cost_model as cost
 from .counters import (
@@ -65,6 +66,8 @@ class BenchmarkOptions:
             (Tables XI-XII).
         infer_batch_sizes (Sequence[int], optional): inference batches (default: batch_size).
         channels_last (bool), compile (bool): inference backends applied to every model.
+        amp (bool): also time E2E and deploy RepL inference under autocast (fp16 / bf16 where
+            the device supports it; bf16 on CPU), beside fp32 (Tables XI-XII "AMP" rows).
         train_time (bool): time training steps and inference (False: counts only).
         training (bool): measure training at all (False: inference only).
         clock (str): ``'auto'`` (CPU time of the process on a CPU device, wall time with
@@ -82,6 +85,7 @@ class BenchmarkOptions:
     infer_batch_sizes: Optional[Sequence[int]] = None
     channels_last: bool = False
     compile: bool = False
+    amp: bool = False
     train_time: bool = True
     training: bool = True
     clock: str = 'auto'
@@ -399,6 +403,12 @@ class InferenceBenchmark:
         row['latency_ratio_ci'] = bootstrap_ci(paired_ratios(times['deploy'], times['e2e']))
         row['deploy_speedup_vs_e2e'] = 1 / row['latency_ratio']
         row['deploy_speedup_vs_dynamic'] = 1 / paired_ratio(times['deploy'], times['dynamic'])
+        if opts.amp:  # autocast rows of E2E and deploy RepL (ms per image, error vs fp32)
+            row['amp'] = {
+                k: [vars(r) for r in amp_inference_rows(
+                    m, xb, lambda mm, inp, scope=scope: _infer_fn(mm, scope, inp)(),
+                    warmup=max(opts.warmup, 1), repeat=opts.reps)]
+                for k, m in (('e2e', self.e2e), ('deploy', self.deploy))}
 
     def row(self, scope: str, batch_size: int) -> Dict[str, Any]:
         """One scope and batch: ``max_abs_diff``, ``max_rel_diff`` (deploy vs dynamic),

@@ -45,6 +45,8 @@ def parse_args(argv=None):
                    help='inference batches (default: --batch-size)')
     p.add_argument('--channels-last', action='store_true', help='inference in channels_last')
     p.add_argument('--compile', action='store_true', help='torch.compile the inference models')
+    p.add_argument('--amp', action='store_true',
+                   help='also time inference under autocast (fp16/bf16; bf16 on CPU)')
     p.add_argument('--threads', type=int, help='torch.set_num_threads')
     p.add_argument('--clock', choices=['auto', 'wall', 'cpu'], default='auto',
                    help='auto: process CPU time on CPU (robust on a shared machine), wall '
@@ -79,8 +81,8 @@ def main(argv=None):
         scopes=('backbone', 'model') if args.scope == 'both' else (args.scope,),
         compat=args.compat, drop_path_rate=args.drop_path_rate,
         inference=not args.no_inference, infer_batch_sizes=args.infer_batch_sizes,
-        channels_last=args.channels_last, compile=args.compile, train_time=not args.no_time,
-        clock=args.clock, seed=args.seed)
+        channels_last=args.channels_last, compile=args.compile, amp=args.amp,
+        train_time=not args.no_time, clock=args.clock, seed=args.seed)
     res = run_benchmark(repl, e2e, opts, log=lambda s: print(s, file=sys.stderr, flush=True))
     print(format_report(res))
     if args.json:
