@@ -65,7 +65,10 @@ def test_evidence_configs_build_and_differ_from_their_e2e_twin_only_in_the_backb
     names = {osp.basename(p)[:-3] for p in _configs()}
     assert names == {'cifar-resnet32_digits', 'cifar-resnet32_repl_digits',
                      'cifar-resnet32_remove-only_digits', 'vit-tiny-p8_digits',
-                     'vit-tiny-p8_repl_digits', 'vit-tiny-p8_skipat_digits'}
+                     'vit-tiny-p8_repl_digits', 'vit-tiny-p8_skipat_digits',
+                     'cifar-resnet32_repl-p25_digits', 'cifar-resnet32_repl-no-weights_digits',
+                     'cifar-resnet32_repl-prev_digits', 'cifar-resnet32_repl-next_digits',
+                     'cifar-resnet32_repl-shared_digits'}
     types = {}
     for path in _configs():
         cfg = Config.fromfile(path)
@@ -79,6 +82,14 @@ def test_evidence_configs_build_and_differ_from_their_e2e_twin_only_in_the_backb
             model = MODELS.build(cfg.model)
         types[osp.basename(path)[:-3]] = type(model.backbone).__name__
     assert types['cifar-resnet32_remove-only_digits'] == 'CifarResNetRepL'
+    # the ablation variants differ from the RepL config only in the ablated argument
+    repl = Config.fromfile(osp.join(EVIDENCE, 'cifar-resnet32_repl_digits.py')).model.backbone
+    changed = {'p25': {'interval': None, 'replace_blocks': [[2], [2], [1, 3]]},
+               'no-weights': {'coefficients': 'fixed'}, 'prev': {'neighbours': 'prev'},
+               'next': {'neighbours': 'next'}, 'shared': {'coefficients': 'shared'}}
+    for tag, diff in changed.items():
+        b = Config.fromfile(osp.join(EVIDENCE, f'cifar-resnet32_repl-{tag}_digits.py'))
+        assert b.model.backbone.to_dict() == dict(repl.to_dict(), **diff), tag
     assert types['vit-tiny-p8_skipat_digits'] == 'VisionTransformerSkipAt'
     cfg = Config.fromfile(osp.join(EVIDENCE, 'vit-tiny-p8_digits.py'))
     with DefaultScope.overwrite_default_scope('mmpretrain'):

@@ -5,7 +5,7 @@
         [--plot docs/evidence.png] [--batch-size 64] [--reps 5] [--section NAME]
         [--measure-only] [--note TEXT]
 
-For every config (default: the six of ``configs/evidence/``) it
+For every config (default: the eleven of ``configs/evidence/``) it
 
 1. trains it over the seeds with ``tools/multi_seed.py`` (``--epochs`` overrides
    ``train_cfg.max_epochs``; resumable: finished seeds are kept) and reads the mean ± sample
@@ -40,6 +40,11 @@ DEFAULT_CONFIGS = [
     'configs/evidence/cifar-resnet32_digits.py',
     'configs/evidence/cifar-resnet32_repl_digits.py',
     'configs/evidence/cifar-resnet32_remove-only_digits.py',
+    'configs/evidence/cifar-resnet32_repl-p25_digits.py',
+    'configs/evidence/cifar-resnet32_repl-no-weights_digits.py',
+    'configs/evidence/cifar-resnet32_repl-prev_digits.py',
+    'configs/evidence/cifar-resnet32_repl-next_digits.py',
+    'configs/evidence/cifar-resnet32_repl-shared_digits.py',
     'configs/evidence/vit-tiny-p8_digits.py',
     'configs/evidence/vit-tiny-p8_repl_digits.py',
     'configs/evidence/vit-tiny-p8_skipat_digits.py',
