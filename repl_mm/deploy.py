@@ -265,9 +265,13 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
                          f'{str(e).strip()[:1500]}\nPass the config the checkpoint was trained '
                          'with') from None
     model.eval()
-    shape = model_input_shape(cfg, input_size)
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(shape, generator=gen)
+    if callable(getattr(model, 'random_inputs', None)):  # e.g. token ids of the language model
+        x = model.random_inputs(2, gen)
+        shape = tuple(x.shape)
+    else:
+        shape = model_input_shape(cfg, input_size)
+        x = torch.randn(shape, generator=gen)
     trained = copy.deepcopy(model)
     ref = tensor_outputs(trained, x)
     switch_model_to_deploy(model)

@@ -17,3 +17,18 @@ def no_default_scope_from_other_tests():
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def no_visualizer_from_other_tests():
+    """In-process runs and the toolboxes' inferencers leave their visualizer as mmengine's
+    "current instance", which a later run's visualization hook would pick up (an mmpretrain
+    visualizer under mmdet's DetVisualizationHook). Start every test with none."""
+    from mmengine.visualization import Visualizer
+
+    def clear(cls):
+        cls._instance_dict.clear()
+        for sub in cls.__subclasses__():
+            clear(sub)
+    clear(Visualizer)
+    yield

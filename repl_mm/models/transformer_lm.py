@@ -237,6 +237,13 @@ class TransformerLM(BaseModel):
             nn.init.uniform_(self.head.weight, -0.1, 0.1)
 
     # --- forward ---------------------------------------------------------------------------
+    def random_inputs(self, batch_size: int, generator: Optional[torch.Generator] = None,
+                      length: Optional[int] = None) -> Tensor:
+        """Random token ids ``(batch_size, length)`` (default length ``min(max_len, 32)``): the
+        input the deploy converter checks the two forms on."""
+        length = length or min(self.max_len, 32)
+        return torch.randint(self.vocab_size, (batch_size, length), generator=generator)
+
     def logits(self, tokens: Tensor) -> Tensor:
         """``(B, T)`` token ids -> ``(B, T, V)`` next-token logits."""
         if tokens.dim() != 2:
