@@ -17,6 +17,7 @@ refused before any of its code runs. A RepL deploy checkpoint works with the tra
 backbone switches to its deploy form); a training checkpoint with a deploy config is refused.
 """
 import argparse
+import functools
 import os
 import sys
 from typing import Optional, Sequence
@@ -59,6 +60,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='disable pin_memory in the test dataloader')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value pairs')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='load a checkpoint whose keys do not match the model (missing / '
+                        'unexpected keys only warned about, as mmengine does); default: refuse')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -77,10 +81,20 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     merge_test_args(cfg, args)
     runner = build_runner(cfg)
     add_result_dump(runner, args.out, args.out_item)
+    if not args.non_strict:
+        # a checkpoint of another architecture must not be evaluated with random layers
+        runner.load_checkpoint = functools.partial(runner.load_checkpoint, strict=True)
     try:
         metrics = runner.test()
     except (CheckpointFormError, CorruptCheckpointError) as e:
         raise SystemExit(f'error: checkpoint {args.checkpoint}: {e}') from None
+    except RuntimeError as e:
+        if 'do not match exactly' not in str(e):
+            raise
+        raise SystemExit(
+            f'error: checkpoint {args.checkpoint} does not fit config {args.config} (another '
+            f'architecture?): {str(e).strip()[:1500]}\nPass the config the checkpoint was '
+            'trained with, or --non-strict to load only the matching keys') from None
     if args.out is not None and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
     return metrics

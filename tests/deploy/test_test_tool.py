@@ -8,6 +8,7 @@ from argparse import Namespace
 
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from repl_deploy_configs import ROOT, cls_config, det_config, make_checkpoints, seg_config
 
@@ -144,3 +145,21 @@ def test_mmdet_show_dir_and_tta(tmp_path):
     assert len(drawn) == 4, drawn                # the 4 val images
     metrics = tool.main([config, deploy, '--work-dir', str(tmp_path / 'w2'), '--tta'])
     assert 'coco/bbox_mAP' in metrics
+
+
+def test_checkpoint_of_another_architecture_is_refused(cls_case, tmp_path):
+    """A checkpoint whose keys do not fit the config is not evaluated with random layers:
+    tools/test.py exits naming the file and the config (--non-strict: mmengine's warning)."""
+    config, train, _, _ = cls_case
+    other = tmp_path / 'other.pth'
+    ckpt = torch.load(train, map_location='cpu', weights_only=False)  # our own test file
+    ckpt['state_dict'] = {k: v for k, v in ckpt['state_dict'].items()
+                          if not k.startswith('head.')}
+    torch.save(ckpt, other)
+    with pytest.raises(SystemExit) as e:
+        _tool().main([config, str(other), '--work-dir', str(tmp_path / 'w')])
+    msg = str(e.value.code)
+    assert str(other) in msg and config in msg and 'missing keys' in msg and 'head.fc' in msg
+    metrics = _tool().main([config, str(other), '--work-dir', str(tmp_path / 'w2'),
+                            '--non-strict'])
+    assert 'accuracy/top1' in metrics
