@@ -55,8 +55,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models.backbones.vision_transformer import VisionTransformer
-from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
+
+from .vit import embed_tokens
 
 __all__ = ['SKIPAT_DEFAULT_LAYERS', 'EfficientChannelAttention1d', 'SkipAtParametric',
            'SkipAtEncoderLayer', 'VisionTransformerSkipAt', 'check_skip_layers',
@@ -267,15 +268,7 @@ class VisionTransformerSkipAt(VisionTransformer):
 
     def forward(self, x: Tensor):
         """mmpretrain 1.2.0 ``VisionTransformer.forward`` with SkipAt's layer loop."""
-        B = x.shape[0]
-        x, patch_resolution = self.patch_embed(x)
-        if self.cls_token is not None:
-            x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
-        x = x + resize_pos_embed(
-            self.pos_embed, self.patch_resolution, patch_resolution,
-            mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
-        x = self.drop_after_pos(x)
-        x = self.pre_norm(x)
+        x, patch_resolution = embed_tokens(self, x)
 
         z: Optional[Tensor] = None
         outs = []

@@ -20,7 +20,7 @@ in the computing layer (eq. 21, 24, 27 have none).
 
 :class:`VisionTransformerRepL` is the registered class (mmpretrain and mmseg scopes).
 """
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmpretrain.models.backbones.vision_transformer import VisionTransformer
@@ -39,6 +39,24 @@ __all__ = ['RepLViTMixin', 'VisionTransformerRepL', 'REPL_VIT_ARGS']
 
 #: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
 REPL_VIT_ARGS = TRANSFORMER_REPL_ARGS_DOC + ADAPTIVE_ARGS_DOC
+
+
+def embed_tokens(vit: nn.Module, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+    """The token embedding of mmpretrain 1.2.0 ``VisionTransformer.forward`` (patch embedding,
+    class token, resized position embedding, dropout, pre-norm), shared by the ViT variants
+    that replace its layer loop (ViT-RepL, Skip-Attention).
+
+    Returns:
+        tuple: the tokens ``(B, T, d)`` and the patch resolution.
+    """
+    B = x.shape[0]
+    x, patch_resolution = vit.patch_embed(x)
+    if vit.cls_token is not None:
+        x = torch.cat((vit.cls_token.expand(B, -1, -1), x), dim=1)
+    x = x + resize_pos_embed(
+        vit.pos_embed, vit.patch_resolution, patch_resolution,
+        mode=vit.interpolate_mode, num_extra_tokens=vit.num_extra_tokens)
+    return vit.pre_norm(vit.drop_after_pos(x)), patch_resolution
 
 
 class RepLViTMixin(AdaptiveRepLMixin):
@@ -111,15 +129,7 @@ class RepLViTMixin(AdaptiveRepLMixin):
     def forward(self, x: Tensor):
         """mmpretrain 1.2.0 ``VisionTransformer.forward``; the loop passes each training-form
         computing layer its neighbours (``x <- g_r(x; theta_{r-1}, theta_{r+1})``)."""
-        B = x.shape[0]
-        x, patch_resolution = self.patch_embed(x)
-        if self.cls_token is not None:
-            x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
-        x = x + resize_pos_embed(
-            self.pos_embed, self.patch_resolution, patch_resolution,
-            mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
-        x = self.drop_after_pos(x)
-        x = self.pre_norm(x)
+        x, patch_resolution = embed_tokens(self, x)
 
         layers = self.active_layers()  # the blocks, with Adaptive-RepL's mask applied
         outs = []
