@@ -31,12 +31,11 @@ sys.path.insert(0, ROOT)
 
 from repl_mm.runtime.multi_seed import (  # noqa: E402
     FINAL_METRICS,
-    format_markdown,
     format_pm,
     read_test_metrics,
     read_val_metrics,
-    summarize,
     write_json_atomic,
+    write_summary,
 )
 
 
@@ -156,14 +155,11 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     work_dir = args.work_dir or osp.join('work_dirs', f'{name}_seeds')
     os.makedirs(work_dir, exist_ok=True)
     per_seed = {s: run_seed(args, s, work_dir)['metrics'] for s in args.seeds}
-    summary = summarize(per_seed, args.metrics)
     command = shlex.join(['python', 'tools/multi_seed.py'] + list(
         sys.argv[1:] if argv is None else argv))
-    result = dict(config=args.config, seeds=list(args.seeds), per_seed=per_seed,
-                  summary=summary, command=command, std='sample (n - 1)')
-    write_json_atomic(result, osp.join(work_dir, 'multi_seed.json'))
-    with open(osp.join(work_dir, 'multi_seed.md'), 'w') as f:
-        f.write(format_markdown(args.config, per_seed, summary, args.digits, command))
+    result = write_summary(args.config, work_dir, args.seeds, per_seed, args.metrics,
+                           args.digits, command)
+    summary = result['summary']
     print(f'[multi_seed] {name}, seeds {list(args.seeds)} (mean ± sample std):')
     for k, v in summary.items():
         print(f'{k}: {format_pm(v["mean"], v["std"], args.digits)} (n={v["n"]})')

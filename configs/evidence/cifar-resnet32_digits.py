@@ -15,6 +15,9 @@ _base_ = [
 
 model = dict(backbone=dict(depth=32))
 
+# the batch the schedule's learning rate is set for (_base_/sgd_digits.py)
+train_dataloader = dict(batch_size=16)
+
 # keep one checkpoint (resume) and no best-checkpoint copies: 5 seeds x several configs
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(max_keep_ckpts=1, save_best=None))

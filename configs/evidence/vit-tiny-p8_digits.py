@@ -15,5 +15,8 @@ model = dict(
     backbone=dict(arch='deit-tiny', img_size=32, patch_size=8),
     head=dict(num_classes=10, in_channels=192))
 
+# the batch the schedule's learning rate is set for (_base_/adamw_digits.py)
+train_dataloader = dict(batch_size=32)
+
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(max_keep_ckpts=1, save_best=None))

@@ -25,7 +25,8 @@ import statistics
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ['NON_METRIC_KEYS', 'read_val_metrics', 'read_test_metrics', 'write_json_atomic',
-           'summarize', 'format_pm', 'format_markdown', 'FINAL_METRICS']
+           'summarize', 'format_pm', 'format_markdown', 'FINAL_METRICS', 'read_finished',
+           'write_summary']
 
 #: keys of an mmengine log line that are not evaluation metrics
 NON_METRIC_KEYS = frozenset({'data_time', 'time', 'step', 'epoch', 'iter', 'memory', 'lr',
@@ -172,3 +173,37 @@ def format_markdown(config: str, per_seed: Mapping[int, Mapping[str, float]],
         format_pm(summary[k]['mean'], summary[k]['std'], digits) for k in keys) + ' |')
     lines += ['', 'std: sample standard deviation over the seeds (n - 1).', '']
     return '\n'.join(lines)
+
+
+def read_finished(work_dir: str, seeds: Sequence[int]) -> Dict[int, Dict[str, float]]:
+    """The final metrics of each seed from ``work_dir/seed_<S>/final_metrics.json``.
+
+    Raises:
+        FileNotFoundError: a seed has not finished (names the seed and the file).
+    """
+    per_seed = {}
+    for s in seeds:
+        path = os.path.join(work_dir, f'seed_{s}', FINAL_METRICS)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f'seed {s} has not finished: {path} does not exist')
+        with open(path) as f:
+            per_seed[s] = json.load(f)['metrics']
+    return per_seed
+
+
+def write_summary(config: str, work_dir: str, seeds: Sequence[int],
+                  per_seed: Mapping[int, Mapping[str, float]],
+                  metrics: Optional[Sequence[str]] = None, digits: int = 2,
+                  command: Optional[str] = None) -> Dict:
+    """Summarizes the seeds (:func:`summarize`) and writes ``work_dir/multi_seed.json``
+    (atomically) and ``work_dir/multi_seed.md``; returns the JSON record
+    ``{config, seeds, per_seed, summary, command, std}``."""
+    summary = summarize(per_seed, metrics)
+    result = dict(config=config, seeds=list(seeds), per_seed=dict(per_seed), summary=summary,
+                  command=command, std='sample (n - 1)')
+    write_json_atomic(result, os.path.join(work_dir, 'multi_seed.json'))
+    md = os.path.join(work_dir, 'multi_seed.md')
+    with open(md + '.tmp', 'w') as f:
+        f.write(format_markdown(config, per_seed, summary, digits, command))
+    os.replace(md + '.tmp', md)
+    return result

@@ -3,18 +3,23 @@
     python tools/analysis_tools/evidence.py [--configs C ...] [--seeds 0 1 2 3 4]
         [--epochs E] [--work-dir work_dirs/evidence] [--out docs/evidence.md]
         [--plot docs/evidence.png] [--batch-size 64] [--reps 5] [--section NAME]
-        [--measure-only] [--note TEXT]
+        [--measure-only] [--note TEXT] [--jobs N]
 
 For every config (default: the eleven of ``configs/evidence/``) it
 
 1. trains it over the seeds with ``tools/multi_seed.py`` (``--epochs`` overrides
    ``train_cfg.max_epochs``; resumable: finished seeds are kept) and reads the mean ± sample
-   std of each metric (``WORK_DIR/<config>/multi_seed.json``);
-2. measures, in this same run, the trainable parameters, the activation memory of one
-   training step (bytes autograd saves for backward, eq. 58 of the RepL paper, counted with
-   ``count_saved_bytes``) and the training step time (forward + loss + backward + the
-   config's optimizer step; all configs interleaved, medians) on a batch of ``--batch-size``
-   random images of the config's training crop;
+   std of each metric (``WORK_DIR/<config>/multi_seed.json``). ``--jobs N`` runs N
+   trainings (one config, one seed) at a time, each with ``cores // N`` threads
+   (``OMP_NUM_THREADS``) and its output in ``WORK_DIR/<config>/seed_<S>.log``; the costliest
+   configs (measured step time x epochs) start first. On a small CPU two one-thread jobs
+   train about twice as fast as one two-thread job (small models do not scale over threads);
+2. measures, in this same run (before the training, on an idle machine), the trainable
+   parameters, the activation memory of one training step (bytes autograd saves for
+   backward, eq. 58 of the RepL paper, counted with ``count_saved_bytes``) and the training
+   step time (forward + loss + backward + the config's optimizer step; all configs
+   interleaved, medians) on a batch of ``--batch-size`` random images of the config's
+   training crop;
 3. writes a markdown section (table, command, machine) into ``--out`` between the markers
    ``<!-- BEGIN evidence:NAME -->`` / ``<!-- END evidence:NAME -->`` (the rest of the file is
    kept) and a plot to ``--plot``.
@@ -31,7 +36,10 @@ import re
 import shlex
 import subprocess
 import sys
-from typing import Any, Dict, Optional, Sequence, Tuple
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
@@ -68,6 +76,8 @@ def parse_args(argv=None):
     p.add_argument('--reps', type=int, default=5, help='timed repetitions (interleaved)')
     p.add_argument('--warmup', type=int, default=1)
     p.add_argument('--threads', type=int, help='torch.set_num_threads for the measurement')
+    p.add_argument('--jobs', type=int, default=1,
+                   help='configs trained at the same time (each with cores // jobs threads)')
     p.add_argument('--measure-only', action='store_true', help='no training, cost rows only')
     p.add_argument('--metric', default='accuracy/top1', help='the accuracy column')
     p.add_argument('--cfg-options', nargs='+', default=[], metavar='K=V',
@@ -77,8 +87,12 @@ def parse_args(argv=None):
     missing = [c for c in args.configs if not osp.isfile(c)]
     if missing:
         p.error(f'config(s) not found: {missing}')
-    if args.epochs is not None and args.epochs < 2:
-        p.error(f'--epochs must be >= 2 (1 warm-up epoch + annealing), got {args.epochs}')
+    if args.epochs is not None and args.epochs < 1:
+        p.error(f'--epochs must be >= 1, got {args.epochs}')
+    if args.jobs < 1:
+        p.error(f'--jobs must be >= 1, got {args.jobs}')
+    if args.threads is not None and args.threads < 1:
+        p.error(f'--threads must be >= 1, got {args.threads}')
     return args
 
 
@@ -89,23 +103,121 @@ def _name(config: str) -> str:
 # --------------------------------------------------------------------------------------------
 # accuracy over seeds (tools/multi_seed.py)
 # --------------------------------------------------------------------------------------------
-def run_seeds(config: str, args) -> Dict[str, Any]:
-    """Runs ``tools/multi_seed.py`` for ``config`` and returns its ``multi_seed.json``."""
-    work = osp.join(args.work_dir, _name(config))
+def seeds_command(config: str, args, seeds: Optional[Sequence[int]] = None) -> List[str]:
+    """The ``tools/multi_seed.py`` command that trains ``config`` over ``seeds`` (default:
+    ``args.seeds``) into ``WORK_DIR/<config name>``."""
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'multi_seed.py'), config, '--seeds',
-           *map(str, args.seeds), '--work-dir', work]
+           *map(str, args.seeds if seeds is None else seeds),
+           '--work-dir', osp.join(args.work_dir, _name(config))]
     options = list(args.cfg_options)
     if args.epochs is not None:
         options.append(f'train_cfg.max_epochs={args.epochs}')
     if options:
         cmd += ['--cfg-options', *options]
-    print(f'[evidence] {shlex.join(cmd)}', flush=True)
-    rc = subprocess.call(cmd)
-    if rc != 0:
-        raise SystemExit(f'[evidence] multi_seed.py failed for {config} (exit code {rc}); '
-                         'rerun the same command to resume')
-    with open(osp.join(work, 'multi_seed.json')) as f:
-        return json.load(f)
+    return cmd
+
+
+def job_threads(jobs: int, cpu_count: Optional[int] = None) -> int:
+    """Threads of each of ``jobs`` concurrent trainings: the cores shared out, at least 1."""
+    return max(1, (cpu_count or os.cpu_count() or 1) // jobs)
+
+
+def schedule(configs: Sequence[str], seeds: Sequence[int],
+             estimate: Dict[str, float]) -> List[Tuple[str, int]]:
+    """The (config, seed) trainings in the order concurrent jobs take them: costliest config
+    (by ``estimate``) first, ties in the given order, each config's seeds together -- so no
+    long training starts last while the other workers sit idle."""
+    order = sorted(configs, key=lambda c: (-estimate.get(c, 0.0), list(configs).index(c)))
+    return [(c, s) for c in order for s in seeds]
+
+
+_PRINT = threading.Lock()
+
+
+def _say(text: str) -> None:
+    """One whole line on stdout (the concurrent jobs' lines do not run into each other)."""
+    with _PRINT:
+        print(text, flush=True)
+
+
+def _run(cmd: List[str], log: Optional[str], threads: Optional[int]) -> int:
+    env = dict(os.environ)
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    _say(f'[evidence] {shlex.join(cmd)}' + (f'  (output: {log})' if log else ''))
+    if not log:
+        return subprocess.call(cmd, env=env)
+    os.makedirs(osp.dirname(log), exist_ok=True)
+    with open(log, 'a') as f:
+        return subprocess.call(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
+
+
+def summarize_config(config: str, args, wall_s: float) -> Dict[str, Any]:
+    """Reads the finished seeds of ``config`` and writes its ``multi_seed.json`` / ``.md``
+    (what ``tools/multi_seed.py`` writes after its last seed); returns that record plus the
+    summed training time of its seeds (``wall_s``)."""
+    from repl_mm.runtime.multi_seed import read_finished, write_summary
+    work = osp.join(args.work_dir, _name(config))
+    command = shlex.join(['python', 'tools/multi_seed.py'] + seeds_command(config, args)[2:])
+    record = write_summary(config, work, args.seeds, read_finished(work, args.seeds),
+                           command=command)
+    record = json.loads(json.dumps(record))          # seeds as keys: str, as in the file
+    record['wall_s'] = wall_s
+    s = record['summary'].get(args.metric)
+    print(f'[evidence] {_name(config)}: seeds trained in {wall_s:.0f} s' +
+          (f", {args.metric} {s['mean']:.2f} ± {s['std']:.2f} (n={s['n']})" if s else ''),
+          flush=True)
+    return record
+
+
+def train_all(args, estimate: Dict[str, float]) -> Dict[str, Dict[str, Any]]:
+    """Trains every config over the seeds, ``args.jobs`` trainings (one config, one seed,
+    through ``tools/multi_seed.py``) at a time, and returns each config's
+    ``multi_seed.json`` record. A failed training does not stop the others; at the end the
+    failures are raised together, naming each config, seed and its output.
+
+    With ``--jobs 1`` each config runs as one ``tools/multi_seed.py`` over all seeds, its
+    output on this terminal."""
+    if args.jobs == 1:
+        results = {}
+        for c in args.configs:
+            start = time.perf_counter()
+            rc = _run(seeds_command(c, args), None, args.threads)
+            if rc != 0:
+                raise SystemExit(f'[evidence] multi_seed.py failed for {c} (exit code {rc}); '
+                                 'rerun the same command to resume')
+            results[c] = summarize_config(c, args, time.perf_counter() - start)
+        return results
+    threads = args.threads or job_threads(args.jobs)
+    tasks = schedule(args.configs, args.seeds, estimate)
+    print(f'[evidence] {len(tasks)} trainings ({len(args.configs)} configs x '
+          f'{len(args.seeds)} seeds), {args.jobs} at a time, {threads} thread(s) each; '
+          f'config order: {", ".join(dict.fromkeys(_name(c) for c, _ in tasks))}', flush=True)
+
+    def one(config: str, seed: int) -> float:
+        log = osp.join(args.work_dir, _name(config), f'seed_{seed}.log')
+        start = time.perf_counter()
+        rc = _run(seeds_command(config, args, [seed]), log, threads)
+        if rc != 0:
+            raise RuntimeError(f'{config} seed {seed} (exit code {rc}; output: {log})')
+        return time.perf_counter() - start
+
+    walls: Dict[str, float] = {}
+    failures: List[str] = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(one, c, s): (c, s) for c, s in tasks}
+        for future in as_completed(futures):
+            config, seed = futures[future]
+            try:
+                walls[config] = walls.get(config, 0.0) + future.result()
+                _say(f'[evidence] {_name(config)} seed {seed} done')
+            except RuntimeError as e:
+                failures.append(str(e))
+                _say(f'[evidence] failed: {e}')
+    if failures:
+        raise SystemExit('[evidence] training failed for ' + '; '.join(failures) +
+                         '. Rerun the same command to resume (finished seeds are kept).')
+    return {c: summarize_config(c, args, walls[c]) for c in args.configs}
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +335,12 @@ def format_section(args, rows: Dict[str, Dict[str, Any]], accuracy: Dict[str, Di
               f"config's optimizer step, median of {args.reps} interleaved repetitions; "
               'activation = bytes autograd saves for backward in that step. Percentages: vs '
               'the first config of the same backbone family.', '']
+    if accuracy:
+        jobs = machine.get('jobs', 1)
+        lines += [f"Training: {jobs} training(s) (one config, one seed) at a time"
+                  + (f", {machine['job_threads']} thread(s) each" if machine.get('job_threads')
+                     else '') + '; whole run (cost measurement + training of every config and '
+                  f"seed): {machine.get('wall_s', float('nan')) / 60:.1f} min.", '']
     acc_col = f'{args.metric} (mean ± std, n)' if accuracy else None
     head = ['config', 'backbone'] + ([acc_col] if acc_col else []) + \
         ['trainable params', 'activation (MB)', 'step time (ms)']
@@ -245,7 +363,9 @@ def format_section(args, rows: Dict[str, Dict[str, Any]], accuracy: Dict[str, Di
             per = accuracy[c]['per_seed']
             vals = ', '.join(f'seed {s}: {m.get(args.metric, float("nan")):.2f}'
                              for s, m in sorted(per.items(), key=lambda kv: int(kv[0])))
-            lines.append(f'- `{_name(c)}`: {vals}')
+            took = accuracy[c].get('wall_s')
+            lines.append(f'- `{_name(c)}`: {vals}' +
+                         (f' (training time of all seeds: {took:.0f} s)' if took else ''))
     if args.plot:
         lines += ['', f'![evidence]({osp.relpath(args.plot, osp.dirname(args.out) or ".")})']
     return '\n'.join(lines) + '\n'
@@ -302,11 +422,20 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     command = shlex.join(['python', 'tools/analysis_tools/evidence.py'] + list(
         sys.argv[1:] if argv is None else argv))
-    accuracy = {} if args.measure_only else {c: run_seeds(c, args) for c in args.configs}
+    start = time.perf_counter()
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    # cost first, on an idle machine; its step times also order the concurrent trainings
     rows, machine = measure(args.configs, args.batch_size, args.reps, args.warmup)
+    accuracy = {}
+    if not args.measure_only:
+        estimate = {c: rows[c]['step_time_s'] * _epochs(c, args) for c in args.configs}
+        accuracy = train_all(args, estimate)
+    machine = dict(machine, jobs=args.jobs, wall_s=time.perf_counter() - start)
+    if not args.measure_only:
+        machine['job_threads'] = args.threads or (job_threads(args.jobs) if args.jobs > 1
+                                                  else None)
     text = format_section(args, rows, accuracy, machine, command)
     write_section(args.out, args.section, text)
     if args.plot:
@@ -317,6 +446,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         json.dump(result, f, indent=2, default=str)
     print(text)
     return result
+
+
+def _epochs(config: str, args) -> int:
+    if args.epochs is not None:
+        return args.epochs
+    from repl_mm.runtime import load_config
+    return int(load_config(config).train_cfg.get('max_epochs', 1))
 
 
 if __name__ == '__main__':
