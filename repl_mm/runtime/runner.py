@@ -24,7 +24,7 @@ from .hooks import add_default_hooks
 from .scope import setup_scope
 
 __all__ = ['load_config', 'merge_train_args', 'merge_test_args', 'build_runner',
-           'add_result_dump', 'default_work_dir']
+           'add_result_dump', 'default_work_dir', 'guard_form_switch_in_training']
 
 
 def default_work_dir(config_path: str) -> str:
@@ -219,6 +219,44 @@ def build_runner(cfg: Config) -> Runner:
     toolbox = get_toolbox(cfg.default_scope)
     if toolbox.before_build is not None:
         toolbox.before_build(cfg)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    guard_form_switch_in_training(runner)
+    return runner
+
+
+def guard_form_switch_in_training(runner: Runner) -> None:
+    """Refuses a training run whose ``load_from`` / resume checkpoint switched a RepL backbone
+    to its deploy form.
+
+    Loading a deploy-form checkpoint (eq. 32-33) into a training-form RepL model switches the
+    backbone before loading (:mod:`repl_mm.core.forms`); that is right for testing and
+    inference. In ``Runner.train()`` the checkpoint is loaded *after* the optimizer is built,
+    so the optimizer would hold the removed synthesis coefficients and not the folded
+    operators: the computing layers would silently never train. This wraps the runner's
+    ``load_or_resume`` and raises :class:`~repl_mm.core.forms.CheckpointFormError` (naming
+    the file and the fix) when that happened during training. A model built in the deploy
+    form (``model.backbone.deploy=True``) loads a deploy checkpoint without a switch and
+    fine-tunes the folded network.
+    """
+    from mmengine.optim import OptimWrapper, OptimWrapperDict
+
+    from ..core.forms import CheckpointFormError, iter_computing_layers
+    load_or_resume = runner.load_or_resume
+
+    def guarded() -> None:
+        training = isinstance(runner.optim_wrapper, (OptimWrapper, OptimWrapperDict))
+        before = {name: layer.deploy for name, layer in iter_computing_layers(runner.model)}
+        load_or_resume()
+        switched = [name for name, layer in iter_computing_layers(runner.model)
+                    if layer.deploy and not before.get(name, True)]
+        if training and switched:
+            source = runner._load_from or f'the latest checkpoint in {runner.work_dir}'
+            raise CheckpointFormError(
+                f'{source} is a deploy-form (reparameterized) checkpoint: its folded '
+                f'computing layers ({switched[0]}, ... {len(switched)} in all) switched the '
+                'training-form model after the optimizer was built, so they would not train. '
+                'Train from the training checkpoint (the one before '
+                'tools/model_converters/reparameterize_model.py), or fine-tune the folded '
+                'network itself with --cfg-options model.backbone.deploy=True.')
+
+    runner.load_or_resume = guarded

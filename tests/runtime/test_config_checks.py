@@ -4,6 +4,7 @@ NonFiniteLossHook and RNGStateHook (from the project configs, or from tools/trai
 import glob
 import os.path as osp
 import re
+from types import SimpleNamespace
 from typing import List
 
 import pytest
@@ -99,7 +100,8 @@ def test_add_default_hooks():
 
 def test_build_runner_adds_default_hooks(monkeypatch):
     built = []
-    monkeypatch.setattr(runner.Runner, 'from_cfg', lambda cfg: built.append(cfg) or cfg)
+    monkeypatch.setattr(runner.Runner, 'from_cfg',      # a stand-in runner: only the config
+                        lambda cfg: built.append(cfg) or SimpleNamespace(load_or_resume=None))
     cfg = _cfg(default_scope='mmpretrain')
     runner.build_runner(cfg)
     assert [h['type'] for h in built[0].custom_hooks] == DEFAULT_HOOKS
