@@ -8,12 +8,11 @@ import os.path as osp
 from typing import Dict
 
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from repl_mm.core.plan import fraction_plan
 from repl_mm.runtime.fraction import stage_layout
+from repl_mm.testing.configs import build_model, config_diff
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -59,41 +58,10 @@ EXPECTED = _expected()
 def _load_cached(rel: str) -> Config:
     return Config.fromfile(osp.join(CONFIGS, rel + '.py'))
 
-MISSING = object()  # a key absent from one config differs even from a None value
-
-
 def _load(rel: str) -> Config:
     """A config (parsed once per session: mmengine's parsing of ``mmpretrain::`` bases is
     slow), as a copy the test may change."""
     return copy.deepcopy(_load_cached(rel))
-
-
-def _flatten(d, prefix='') -> Dict[str, object]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f'{prefix}{k}.'))
-        else:
-            out[f'{prefix}{k}'] = v
-    return out
-
-
-def _norm(v):
-    return list(v) if isinstance(v, tuple) else v
-
-
-def _build(model_cfg):
-    """Builds in the mmpretrain scope, on the meta device where the model allows it (the
-    ImageNet ViTs: shapes only), else on the CPU (mmpretrain's ResNet calls .item())."""
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        try:
-            with torch.device('meta'):
-                return MODELS.build(model_cfg)
-        except RuntimeError as e:
-            if 'meta' not in str(e):
-                raise
-        return MODELS.build(model_cfg)
 
 
 def test_every_ablation_config_is_listed():
@@ -104,16 +72,14 @@ def test_every_ablation_config_is_listed():
 @pytest.mark.parametrize('name', sorted(EXPECTED))
 def test_differs_from_parent_only_in_the_ablation_and_builds(name):
     parent, changes = EXPECTED[name]
-    a = _flatten(_load(parent).to_dict())
-    b = _flatten(_load('ablations/' + name).to_dict())
-    diff = {k for k in set(a) | set(b) if _norm(a.get(k, MISSING)) != _norm(b.get(k, MISSING))}
-    assert diff == set(changes), (name, diff)
-    for key, value in changes.items():
-        assert _norm(b[key]) == _norm(value), (key, b[key])
-
     cfg = _load('ablations/' + name)
+    diff = config_diff(_load(parent), cfg)
+    assert set(diff) == set(changes), (name, diff)
+    for key, value in changes.items():
+        assert diff[key][1] == (list(value) if isinstance(value, tuple) else value), key
+
     bb_cfg = cfg.model.backbone
-    model = _build(cfg.model)
+    model = build_model(cfg.model)
     bb = model.backbone
     assert type(bb).__name__ == bb_cfg.type
     for key, value in EXPECTED[name][1].items():
@@ -140,7 +106,7 @@ def test_p25_plan_is_the_plan_tool_output(stem):
     """The configs carry fraction_plan(0.25) of their backbone (what tools/plan.py prints)."""
     cfg = _load(stem)
     cfg.model.backbone.interval = None
-    bb = _build(cfg.model).backbone
+    bb = build_model(cfg.model).backbone
     lengths, bottleneck, flat = stage_layout(bb)
     plan = fraction_plan(lengths, 0.25, bottleneck)
     assert (plan[0] if flat else plan) == P25[stem]
@@ -155,6 +121,6 @@ def test_k2_on_resnets_from_imagenet(config):
     cfg.model.backbone.interval = 2
     if config.startswith('resnet101'):
         with pytest.raises(ValueError, match=r'interval removes block 1 .*conv1 has shape'):
-            _build(cfg.model)
+            build_model(cfg.model)
     else:
-        assert _build(cfg.model).backbone.removal_plan == [[1], [1], [1, 3], [1]]
+        assert build_model(cfg.model).backbone.removal_plan == [[1], [1], [1, 3], [1]]

@@ -2,7 +2,7 @@
 and builds in the mmpretrain scope, carries the paper's recipe, and each RepL config differs
 from its E2E twin only in the backbone (and the pretrained checkpoint)."""
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import pytest
 import torch
@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from repl_mm.core.plan import removal_plan
+from repl_mm.testing.configs import config_diff
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -44,16 +45,6 @@ def _build(cfg: Config):
 
 def _params(model) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def _flatten(d, prefix='') -> Dict[str, object]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f'{prefix}{k}.'))
-        else:
-            out[f'{prefix}{k}'] = v
-    return out
 
 
 def _has_vit_repl() -> bool:
@@ -102,8 +93,10 @@ def test_pair_builds_and_differs_only_in_backbone(e2e_name, repl_name):
 
     # the RepL config changes the backbone type, adds the interval, and (fine-tuning) its
     # pretrained checkpoint -- nothing else of the recipe
-    a, b = _flatten(e2e_cfg.to_dict()), _flatten(repl_cfg.to_dict())
-    changed = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+    diff = config_diff(e2e_cfg, repl_cfg)
+    changed = set(diff)
+    a = {k: before for k, (before, _) in diff.items()}
+    b = {k: after for k, (_, after) in diff.items()}
     allowed = {'model.backbone.type', 'model.backbone.interval'}
     if 'ft' in e2e_name:
         allowed |= {'pretrained', 'model.backbone.init_cfg.checkpoint'}

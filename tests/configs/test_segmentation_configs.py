@@ -10,6 +10,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 from repl_mm.core.plan import removal_plan
+from repl_mm.testing.configs import config_diff
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -32,16 +33,6 @@ def _build(model_cfg, scope: str):
 
 def _params(model) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def _flatten(d, prefix=''):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f'{prefix}{k}.'))
-        else:
-            out[f'{prefix}{k}'] = v
-    return out
 
 
 def _bottleneck_saving(backbone) -> int:
@@ -87,8 +78,7 @@ def test_pair_builds_with_paper_recipe(e2e_name, repl_name):
         assert cls_cfg.model.backbone.depth == depth
     assert repl_cfg.model.backbone.interval == 4
     # the RepL twin changes the backbone type, the interval and the checkpoint, nothing else
-    a, b = _flatten(e2e_cfg.to_dict()), _flatten(repl_cfg.to_dict())
-    assert {k for k in set(a) | set(b) if a.get(k) != b.get(k)} == {
+    assert set(config_diff(e2e_cfg, repl_cfg)) == {
         'model.backbone.type', 'model.backbone.interval', 'model.backbone.init_cfg.checkpoint',
         'pretrained'}
 

@@ -2,12 +2,11 @@
 in the mmpretrain scope and differs from its paper config only in what it adds."""
 import glob
 import os.path as osp
-from typing import Dict
 
 import pytest
-import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
+
+from repl_mm.testing.configs import build_model, config_diff
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -33,35 +32,8 @@ ADAPTIVE_KEYS = {BB + 'adaptive': True, 'find_unused_parameters': True,
 ADAPTIVE = {f'{stem}_adaptive': (stem, ADAPTIVE_KEYS)
             for stem in ('cifar-resnet32_repl_cifar10', 'vit-tiny-p8_repl_cifar10')}
 
-MISSING = object()  # a key absent from one config differs even from a None value
-
-
 def _load(rel: str) -> Config:
     return Config.fromfile(osp.join(CONFIGS, rel + '.py'))
-
-
-def _flatten(d, prefix='') -> Dict[str, object]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f'{prefix}{k}.'))
-        else:
-            out[f'{prefix}{k}'] = v
-    return out
-
-
-def _build(model_cfg):
-    """Builds in the mmpretrain scope, on the meta device where the model allows it (the
-    ImageNet ViTs: shapes only), else on the CPU (mmpretrain's ResNet calls .item())."""
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        try:
-            with torch.device('meta'):
-                return MODELS.build(model_cfg)
-        except RuntimeError as e:
-            if 'meta' not in str(e):
-                raise
-        return MODELS.build(model_cfg)
 
 
 def test_every_config_is_listed():
@@ -76,16 +48,15 @@ CASES = [('table9', n) for n in sorted(TABLE9)] + [('adaptive', n) for n in sort
 @pytest.mark.parametrize('folder,name', CASES, ids=[c[1] for c in CASES])
 def test_differs_only_in_the_addition_and_builds(folder, name):
     parent, changes = (TABLE9 if folder == 'table9' else ADAPTIVE)[name]
-    a = _flatten(_load(parent).to_dict())
     cfg = _load(f'{folder}/{name}')
-    b = _flatten(cfg.to_dict())
-    diff = {k for k in set(a) | set(b) if a.get(k, MISSING) != b.get(k, MISSING)}
-    assert diff == set(changes), diff
+    diff = config_diff(_load(parent), cfg)
+    assert set(diff) == set(changes), diff
     for k, v in changes.items():
+        before, after = diff[k]
         if k == 'custom_hooks':  # the parent's hooks stay, the mask hook is added
-            v = a[k] + v
-        assert b[k] == v, k
-    bb = _build(cfg.model).backbone
+            v = before + v
+        assert after == v, k
+    bb = build_model(cfg.model).backbone
     if 'stochastic_depth.p_last' in ''.join(changes):
         from repl_mm.models.stochastic_depth import StochasticDepthBlock
         sd = [m for m in bb.modules() if isinstance(m, StochasticDepthBlock)]

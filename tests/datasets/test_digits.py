@@ -1,7 +1,6 @@
 """DigitsDataset (scikit-learn's handwritten digits at 32 px) and the evidence configs /
 tool of docs/evidence.md."""
 import glob
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -11,6 +10,7 @@ from mmengine.registry import DefaultScope
 
 import repl_mm  # noqa: F401
 from repl_mm.datasets.digits import DigitsDataset, digits_split
+from repl_mm.testing.tools import load_tool
 
 sklearn_datasets = pytest.importorskip('sklearn.datasets')
 
@@ -99,10 +99,7 @@ def test_evidence_configs_build_and_differ_from_their_e2e_twin_only_in_the_backb
 
 
 def test_evidence_tool_measure_only_writes_its_section(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'repl_tools_evidence', osp.join(ROOT, 'tools', 'analysis_tools', 'evidence.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('tools/analysis_tools/evidence.py')
     out = tmp_path / 'evidence.md'
     out.write_text('# Evidence\n\nkept text\n')
     configs = [osp.join(EVIDENCE, 'cifar-resnet32_digits.py'),

@@ -1,6 +1,5 @@
 """ONNX export of deploy-form models (onnxruntime vs PyTorch <= 1e-4), the INT8 tool end to
 end on a tiny set, and the AMP inference rows."""
-import importlib.util
 import os.path as osp
 import re
 
@@ -10,6 +9,7 @@ from repl_deploy_configs import ROOT, cls_config, det_config, make_checkpoints, 
 from repl_deploy_tiny import VIT_BACKBONE, build, classifier_cfg, trained_like
 
 from repl_mm.deploy_bench import amp_dtypes, amp_inference_rows
+from repl_mm.testing.tools import load_tool
 
 ONNX_TOOL = osp.join(ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
 QUANT_TOOL = osp.join(ROOT, 'tools', 'deployment', 'quantize.py')
@@ -22,9 +22,7 @@ class _Result:
 
 def _run(tool, *args, capsys=None):
     """The tool's ``main`` in this process (saves the imports of a subprocess)."""
-    spec = importlib.util.spec_from_file_location(f'repl_i11_{osp.basename(tool)[:-3]}', tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(tool)
     capsys.readouterr()
     code = module.main([str(a) for a in args])
     out = capsys.readouterr()

@@ -1,8 +1,6 @@
 """tools/test.py with RepL checkpoints of either form and the toolboxes' test options:
 --tta, --out-item, --amp, --no-pin-memory, --interval / --show-dir."""
 import glob
-import importlib.util
-import os.path as osp
 import pickle
 from argparse import Namespace
 
@@ -10,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from repl_deploy_configs import ROOT, cls_config, det_config, make_checkpoints, seg_config
+from repl_deploy_configs import cls_config, det_config, make_checkpoints, seg_config
 
 from repl_mm.runtime.runner import merge_test_args
+from repl_mm.testing.tools import load_tool
 
 
 @pytest.fixture(autouse=True)
@@ -31,11 +30,7 @@ def fresh_visualizers():
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('repl_tools_test_i11',
-                                                  osp.join(ROOT, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/test.py')
 
 
 @pytest.fixture(scope='module')

@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from repl_mm.core.stage import computing_layers
+from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -90,14 +91,7 @@ def _build(cfg: Config):
 
 def run_tool_test(argv):
     """``tools/test.py`` in this process (its ``main`` returns the metrics it prints)."""
-    import importlib.util
-    path = osp.join(ROOT, 'tools', 'test.py')
-    if not osp.isfile(path):
-        pytest.skip('tools/test.py is not there yet')
-    spec = importlib.util.spec_from_file_location('repl_tools_test_e2e', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
+    return load_tool('tools/test.py').main(argv)
 
 
 def _printed_accuracy(text: str) -> dict:

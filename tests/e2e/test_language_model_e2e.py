@@ -3,7 +3,6 @@ configs/transformer-lm-12l{,_repl}_wikitext2.py, shrunk with --cfg-options, trai
 generated corpus (tools/train.py) and lower the training loss; tools/test.py reports the test
 perplexity, equal to an independent computation; the deploy checkpoint gives the same
 perplexity; a checkpoint trained on another vocabulary is refused, naming the file."""
-import importlib.util
 import math
 import os
 import os.path as osp
@@ -12,6 +11,8 @@ import re
 
 import pytest
 import torch
+
+from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
@@ -71,11 +72,7 @@ def make_corpus(root, seed=0, nouns=('cat', 'dog', 'bird', 'fish', 'horse', 'cow
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'repl_tools_{name}_lm',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/{name}.py')
 
 
 def _options(extra=None):

@@ -13,6 +13,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from repl_mm.testing.tools import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')
 NUM_CLASSES = 19
@@ -77,14 +79,7 @@ def tiny_cfg(name: str, data_root: str, work_dir: str, pretrained: str) -> Confi
 
 def run_tool_test(argv):
     """``tools/test.py`` in this process (its ``main`` returns the metrics it prints)."""
-    import importlib.util
-    path = osp.join(ROOT, 'tools', 'test.py')
-    if not osp.isfile(path):
-        pytest.skip('tools/test.py is not there yet')
-    spec = importlib.util.spec_from_file_location('repl_tools_test_e2e', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
+    return load_tool('tools/test.py').main(argv)
 
 
 @pytest.fixture(scope='module')

@@ -180,14 +180,10 @@ def test_training_step_gives_coefficient_gradients():
 def test_benchmark_script_measures_eq50_and_both_models(tmp_path):
     """tools/analysis_tools/benchmark_lm.py: measured parameters equal eq. 50's prediction;
     memory and time rows for both models from one interleaved run."""
-    import importlib.util
     import json
-    import os.path as osp
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    spec = importlib.util.spec_from_file_location(
-        'repl_benchmark_lm', osp.join(root, 'tools', 'analysis_tools', 'benchmark_lm.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+
+    from repl_mm.testing.tools import load_tool
+    tool = load_tool('tools/analysis_tools/benchmark_lm.py')
     out = tmp_path / 'lm.json'
     res = tool.main(['--vocab-size', str(V), '--dims', str(D), '--heads', str(H), '--ff',
                      str(FF), '--seq-len', '16', '--batch', '2', '--reps', '2', '--warmup', '0',

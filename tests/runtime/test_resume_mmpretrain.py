@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from repl_mm.runtime import safe_torch_load
+from repl_mm.testing.tools import load_tool
 
 pytest.importorskip('mmpretrain')
 
@@ -99,10 +100,5 @@ def test_crash_mid_epoch_with_random_augmentation(tmp_path, train_tool, monkeypa
 
 @pytest.fixture(scope='module')
 def train_tool():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('repl_tools_train_resume',
-                                                  osp.join(ROOT, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/train.py')
 

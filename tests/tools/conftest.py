@@ -1,10 +1,10 @@
-import importlib.util
 import os
 import os.path as osp
 
 import pytest
 
 from repl_mm.testing import make_synthetic_coco
+from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CONFIG = osp.join(ROOT, 'tests', 'tools', 'tiny_retinanet_repl.py')
@@ -27,11 +27,7 @@ def shapes_root(tmp_path_factory):
 
 
 def _load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'repl_tools_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/{name}.py')
 
 
 @pytest.fixture

@@ -9,16 +9,14 @@ import re
 
 import pytest
 
+from repl_mm.testing.tools import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = ['--input-size', '8', '--batch-size', '2', '--reps', '1', '--warmup', '0']
 
 
 def load(name):
-    path = osp.join(ROOT, 'tools', 'analysis_tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'repl_bench_tools_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/analysis_tools/{name}.py')
 
 
 def test_benchmark_tool_end_to_end(tmp_path, capsys):

@@ -1,5 +1,4 @@
 """tools/check_env.py: exit 0 in the .venv; the right PROBLEM line for each simulated fault."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -9,16 +8,14 @@ import pytest
 import torch
 from fake_cuda import A100, H100
 
+from repl_mm.testing.tools import load_tool
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('repl_tools_check_env',
-                                                  osp.join(ROOT, 'tools', 'check_env.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/check_env.py')
 
 
 def _problems(found):

@@ -1,7 +1,6 @@
 """tools/multi_seed.py: a tiny classifier trained over 2 seeds through tools/train.py prints and
 writes mean ± std of the final validation metrics (equal to the per-seed numbers' mean and
 sample std), finished seeds are not rerun, and the log reading / summary helpers."""
-import importlib.util
 import json
 import math
 import os
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from repl_mm.runtime.multi_seed import FINAL_METRICS, format_pm, read_val_metrics, summarize
+from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -50,11 +50,7 @@ default_hooks = dict(logger=dict(interval=1),
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'repl_tools_multi_seed', osp.join(ROOT, 'tools', 'multi_seed.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/multi_seed.py')
 
 
 def _tiny_images(root: str) -> None:

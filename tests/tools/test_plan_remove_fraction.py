@@ -1,12 +1,12 @@
 """``tools/analysis_tools/plan.py CONFIG --remove-fraction F`` prints the fraction plan of the
 config's backbone and predicts its savings for that plan (Tables III-IV)."""
-import importlib.util
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
 from repl_mm.runtime.fraction import fraction_replace_blocks, remove_fraction_options
+from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -35,9 +35,7 @@ def test_remove_fraction_options_prints_the_plan(capsys):
 
 
 def test_cli_prints_plan_and_savings(capsys):
-    spec = importlib.util.spec_from_file_location('plan_tool', _tool())
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(_tool())
     plan = tool.main([osp.join(ROOT, 'configs/cifar-resnet32_repl_cifar10.py'),
                       '--remove-fraction', '0.25'])
     out = capsys.readouterr().out

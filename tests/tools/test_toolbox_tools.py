@@ -1,13 +1,14 @@
 """docs/toolbox_tools.md: the upstream mmseg 1.2.2 breakages in the pinned stack are real (they
 fail with mmseg's own tools), and tools/misc/mmseg_get_flops.py / mmseg_browse_dataset.py work
 around them with our configs."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
 import sys
 
 import pytest
+
+from repl_mm.testing.tools import load_tool
 
 mmseg = pytest.importorskip('mmseg')
 
@@ -17,11 +18,7 @@ MMSEG_TOOLS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'analysis_t
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f'repl_tools_{name}',
-                                                  osp.join(ROOT, 'tools', 'misc', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/misc/{name}.py')
 
 
 def _env():
