@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from repl_deploy_configs import ROOT, cls_config, make_checkpoints
+from repl_deploy_configs import ROOT, cls_config
 
 TOOL = os.path.join(ROOT, 'tools', 'model_converters', 'reparameterize_model.py')
 
@@ -16,21 +16,13 @@ def _run(*args, cwd=ROOT):
                           text=True, timeout=300, cwd=cwd)
 
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('conv')
-    config = cls_config(tmp)
-    train, deploy = make_checkpoints(config, tmp)
-    return config, train, deploy, tmp
-
-
 def _bytes(path):
     with open(path, 'rb') as f:
         return f.read()
 
 
-def test_cli_writes_deploy_checkpoint_with_meta_and_check(trained):
-    config, train, _, tmp = trained
+def test_cli_writes_deploy_checkpoint_with_meta_and_check(cls_case):
+    config, train, _, tmp = cls_case
     dst = tmp / 'out' / 'deploy.pth'
     out = _run(config, train, dst, '--input-size', 32)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -50,8 +42,8 @@ def test_cli_writes_deploy_checkpoint_with_meta_and_check(trained):
 
 
 @pytest.mark.parametrize('how', ['same', 'relative', 'symlink'])
-def test_refuses_to_overwrite_the_source(trained, how):
-    config, train, _, tmp = trained
+def test_refuses_to_overwrite_the_source(cls_case, how):
+    config, train, _, tmp = cls_case
     before = _bytes(train)
     if how == 'same':
         dst = train
@@ -67,8 +59,8 @@ def test_refuses_to_overwrite_the_source(trained, how):
     assert _bytes(train) == before
 
 
-def test_refuses_existing_dst_without_force(trained):
-    config, train, _, tmp = trained
+def test_refuses_existing_dst_without_force(cls_case):
+    config, train, _, tmp = cls_case
     dst = tmp / 'existing.pth'
     dst.write_bytes(b'keep me')
     out = _run(config, train, dst)
@@ -79,8 +71,8 @@ def test_refuses_existing_dst_without_force(trained):
     assert 'state_dict' in torch.load(dst, map_location='cpu', weights_only=True)
 
 
-def test_bad_inputs_name_the_file(trained, tmp_path):
-    config, train, deploy, tmp = trained
+def test_bad_inputs_name_the_file(cls_case, tmp_path):
+    config, train, deploy, tmp = cls_case
     corrupt = tmp_path / 'corrupt.pth'
     corrupt.write_bytes(_bytes(train)[:1000])
     out = _run(config, corrupt, tmp_path / 'a.pth')

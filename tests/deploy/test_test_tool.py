@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from repl_deploy_configs import cls_config, det_config, make_checkpoints, seg_config
+from repl_deploy_configs import det_config, make_checkpoints, seg_config
 
 from repl_mm.runtime.runner import merge_test_args
 from repl_mm.testing.tools import load_tool
@@ -31,14 +31,6 @@ def fresh_visualizers():
 
 def _tool():
     return load_tool('tools/test.py')
-
-
-@pytest.fixture(scope='module')
-def cls_case(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('cls_tool')
-    config = cls_config(tmp)
-    train, deploy = make_checkpoints(config, tmp)
-    return config, train, deploy, tmp
 
 
 def _scores(path):

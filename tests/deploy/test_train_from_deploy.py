@@ -7,7 +7,6 @@ import os.path as osp
 
 import pytest
 import torch
-from repl_deploy_configs import cls_config, make_checkpoints
 
 from repl_mm.core.forms import CheckpointFormError, iter_computing_layers
 from repl_mm.testing.tools import load_tool
@@ -17,21 +16,8 @@ def _train_tool():
     return load_tool('tools/train.py')
 
 
-@pytest.fixture(scope='module')
-def case(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('train_from_deploy')
-    config = cls_config(tmp)
-    train, deploy = make_checkpoints(config, tmp)
-    return config, train, deploy, tmp
-
-
-def _folded(model):
-    return {name: {k: v.detach().clone() for k, v in layer.state_dict().items()}
-            for name, layer in iter_computing_layers(model)}
-
-
-def test_deploy_checkpoint_into_a_training_run_is_refused(case):
-    config, _, deploy, tmp = case
+def test_deploy_checkpoint_into_a_training_run_is_refused(cls_case):
+    config, _, deploy, tmp = cls_case
     with pytest.raises(CheckpointFormError) as e:
         _train_tool().main([config, '--work-dir', str(tmp / 'refused'),
                             '--cfg-options', f'load_from={deploy}'])
@@ -41,8 +27,8 @@ def test_deploy_checkpoint_into_a_training_run_is_refused(case):
     assert not osp.exists(tmp / 'refused' / 'epoch_1.pth')          # nothing trained, saved
 
 
-def test_deploy_config_fine_tunes_the_folded_network(case):
-    config, _, deploy, tmp = case
+def test_deploy_config_fine_tunes_the_folded_network(cls_case):
+    config, _, deploy, tmp = cls_case
     loaded = torch.load(deploy, map_location='cpu', weights_only=True)['state_dict']
     runner = _train_tool().main([config, '--work-dir', str(tmp / 'folded'), '--cfg-options',
                                  f'load_from={deploy}', 'model.backbone.deploy=True'])
@@ -58,8 +44,8 @@ def test_deploy_config_fine_tunes_the_folded_network(case):
     assert any(not torch.equal(v, loaded[f'{name}.{k}']) for k, v in weights.items())
 
 
-def test_training_checkpoint_still_loads_into_a_training_run(case):
-    config, train, _, tmp = case
+def test_training_checkpoint_still_loads_into_a_training_run(cls_case):
+    config, train, _, tmp = cls_case
     runner = _train_tool().main([config, '--work-dir', str(tmp / 'train'),
                                  '--cfg-options', f'load_from={train}'])
     assert not any(layer.deploy for _, layer in iter_computing_layers(runner.model))
