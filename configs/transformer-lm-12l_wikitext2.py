@@ -55,14 +55,7 @@ val_dataloader = dict(
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(type='WikiText2', data_root=data_root, split='valid', seq_len=seq_len,
                  num_streams=eval_streams, min_freq=min_freq))
-test_dataloader = dict(
-    batch_size=eval_streams,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='pseudo_collate'),
-    dataset=dict(type='WikiText2', data_root=data_root, split='test', seq_len=seq_len,
-                 num_streams=eval_streams, min_freq=min_freq))
+test_dataloader = dict(val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='Perplexity')
 test_evaluator = val_evaluator
 

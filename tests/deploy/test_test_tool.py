@@ -14,21 +14,6 @@ from repl_mm.runtime.runner import merge_test_args
 from repl_mm.testing.tools import load_tool
 
 
-@pytest.fixture(autouse=True)
-def fresh_visualizers():
-    """Each tools/test.py run in a fresh process has one visualizer; in this process earlier
-    runs (and inferencers of other test files) left theirs as mmengine's "current instance",
-    which the visualization hooks would pick up. Start every test with none."""
-    from mmengine.visualization import Visualizer
-
-    def clear(cls):
-        cls._instance_dict.clear()
-        for sub in cls.__subclasses__():
-            clear(sub)
-    clear(Visualizer)
-    yield
-
-
 def _tool():
     return load_tool('tools/test.py')
 

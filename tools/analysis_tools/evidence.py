@@ -298,6 +298,7 @@ def measure(configs: Sequence[str], batch_size: int, reps: int, warmup: int
 
         steps[config] = step
         rows[config] = dict(params=num_params(model, trainable=True),
+                            max_epochs=cfg.train_cfg.get('max_epochs', 1),
                             activation_bytes=saved.total, input_size=list(size),
                             backbone=cfg.model.backbone.type, batch_size=batch_size)
     times = interleaved_times(steps, reps=reps, warmup=warmup, clock='wall')
@@ -430,7 +431,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     rows, machine = measure(args.configs, args.batch_size, args.reps, args.warmup)
     accuracy = {}
     if not args.measure_only:
-        estimate = {c: rows[c]['step_time_s'] * _epochs(c, args) for c in args.configs}
+        estimate = {c: rows[c]['step_time_s'] * (args.epochs or rows[c]['max_epochs'])
+                    for c in args.configs}
         accuracy = train_all(args, estimate)
     machine = dict(machine, jobs=args.jobs, wall_s=time.perf_counter() - start)
     if not args.measure_only:
@@ -446,13 +448,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         json.dump(result, f, indent=2, default=str)
     print(text)
     return result
-
-
-def _epochs(config: str, args) -> int:
-    if args.epochs is not None:
-        return args.epochs
-    from repl_mm.runtime import load_config
-    return int(load_config(config).train_cfg.get('max_epochs', 1))
 
 
 if __name__ == '__main__':
