@@ -3,8 +3,9 @@ docs/evidence.md: the AdamW settings of ``adamw_vit.py`` with learning rate 3e-4
 of 32 the ViT evidence configs set, a linear warm-up over the first 20 iterations, then cosine
 annealing to 1e-5 over all epochs. 4 epochs: the whole evidence run (11 configs x 5 seeds)
 must stay under about 40 minutes on 2 cores; ``--epochs`` of the evidence tool overrides it.
-(Batch 64 / lr 1e-3 with one epoch of warm-up, batch 16 / lr 1e-4, 2e-4, 5e-4 and batch 8 /
-lr 1e-4 learnt no better in 6 epochs; see docs/evidence.md.)"""
+docs/evidence.md compares six batch / learning-rate settings over 6 epochs: batch 16 / lr 1e-4
+learnt somewhat better (32 % against 23 % for this one), none learns the digits in this
+budget."""
 _base_ = '../../_base_/schedules/adamw_vit.py'
 
 optim_wrapper = dict(optimizer=dict(lr=3e-4))
