@@ -22,6 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
+from repl_mm.engine.runner.cluster import (add_cluster_defaults, cluster_errors,  # noqa: E402
+                                            finish_distributed)
+from repl_mm.engine.runner.workdir_lock import acquire_workdir_lock  # noqa: E402
 from repl_mm.runtime import build_runner, load_config, merge_train_args  # noqa: E402
 
 
@@ -56,10 +59,19 @@ def main(argv: Optional[Sequence[str]] = None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     merge_train_args(cfg, args)
-    runner = build_runner(cfg)
-    runner.train()
+    # one run per work dir (rank 0), taken before anything is built (repl_mm.engine.runner)
+    lock = acquire_workdir_lock(cfg.work_dir)
+    try:
+        add_cluster_defaults(cfg)  # preemption checkpoint, model fingerprint, exact resume
+        runner = build_runner(cfg)
+        runner.train()
+    finally:
+        if lock is not None:
+            lock.release()
     return runner
 
 
 if __name__ == '__main__':
-    main()
+    with cluster_errors('tools/train.py'):
+        main()
+    finish_distributed()

@@ -122,7 +122,11 @@ def atomic_save_checkpoint(checkpoint: dict, filename: str,
     if file_client_args is not None and backend_args is not None:
         raise ValueError('"file_client_args" and "backend_args" cannot be set at the same '
                          'time.')
-    atomic_write(filename, lambda f: torch.save(checkpoint, f))
+    try:
+        atomic_write(filename, lambda f: torch.save(checkpoint, f))
+    except (OSError, RuntimeError) as e:  # disk full, permission, a directory in the way
+        from ..engine.fileio.save_errors import checkpoint_nbytes, describe_write_error
+        raise describe_write_error(filename, e, checkpoint_nbytes(checkpoint)) from None
 
 
 def _remove(backend: Any, path: str) -> None:

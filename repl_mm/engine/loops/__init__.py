@@ -1,0 +1,4 @@
+"""Train loops registered in mmengine's ``LOOPS`` registry."""
+from .resumable_loop import ResumableEpochBasedTrainLoop
+
+__all__ = ['ResumableEpochBasedTrainLoop']
