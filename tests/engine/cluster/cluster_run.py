@@ -71,8 +71,8 @@ def build(work_dir: str, epochs: int = 3, loop: str = 'resumable', num_workers: 
     torch.manual_seed(1234)
     kwargs = {}
     if world > 1:
-        kwargs['model_wrapper_cfg'] = dict(type='MMDistributedDataParallel', device_ids=None,
-                                           broadcast_buffers=False)
+        kwargs['cfg'] = dict(model_wrapper_cfg=dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False))
     return Runner(
         model=ToyClassifier(), work_dir=work_dir, experiment_name=f'run{os.getpid()}',
         train_dataloader=loader, train_cfg=train_cfg,
