@@ -13,11 +13,16 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 . "$(dirname "$0")/launcher_python.sh"
+. "$(dirname "$0")/launcher_signals.sh"
 PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
 # stop at once when torch sees no GPU, unless REPL_MM_ALLOW_CPU_DIST=1 (CPU processes, gloo)
 "$PYTHON" "$(dirname "$0")/../repl_mm/envcheck.py" check-dist pytorch
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+# SIGTERM / SIGINT / SIGUSR1 to this script reach every worker (tools/launcher_signals.sh): a
+# train run saves a checkpoint at the next iteration, and no process of the run is left
+set +e
+export PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH
+repl_mm_run_forwarding "tools/dist_train.sh" torchrun \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
@@ -27,3 +32,4 @@ PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
     "$(dirname "$0")/train.py" \
     "$CONFIG" \
     --launcher pytorch "${@:3}"
+exit $?

@@ -8,6 +8,7 @@ the free space there and the size needed, and logs that line (``print_log``, lev
 the run's log file records it. The crash-safe writer (:mod:`repl_mm.runtime.safe_save`) has
 then removed its temporary file and deleted no earlier checkpoint.
 """
+import logging
 import errno
 import os
 import os.path as osp
@@ -33,6 +34,9 @@ _REASONS = {
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written; earlier checkpoints are untouched."""
 
+    def __str__(self) -> str:
+        return str(self.args[-1])
+
 
 def checkpoint_nbytes(obj: Any) -> int:
     """About the bytes ``torch.save(obj)`` writes: the sum of its tensors' sizes."""
@@ -52,10 +56,8 @@ def _errno_of(exc: BaseException) -> Optional[int]:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno is not None:
             return exc.errno
-        text = str(exc)
-        if 'No space left' in text or 'file write failed' in text \
-                or 'inline_container' in text:
-            return errno.ENOSPC if 'No space' in text or 'write failed' in text else None
+        if 'No space left' in str(exc):
+            return errno.ENOSPC
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -84,15 +86,19 @@ def describe_write_error(path: str, exc: BaseException, needed: Optional[int] = 
         needed (int, optional): the checkpoint's size in bytes (about).
     """
     code = _errno_of(exc)
+    free = _free_bytes(path)
+    if code is None and free is not None and needed and free < needed + (1 << 20):
+        # torch's zip writer reports a full disk without an errno ("file write failed",
+        # "unexpected pos ..."): what is free there says it
+        code = errno.ENOSPC
     reason = _REASONS.get(code) if code is not None else None
     if reason is None:
         reason = (os.strerror(code) if code is not None
                   else f'{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""}')
-    free = _free_bytes(path)
     line = (f'cannot save checkpoint {path}: {reason} ({_mib(free)} free there, about '
             f'{_mib(needed)} needed); the earlier checkpoints are kept. Free space or fix the '
             'permissions, then resume with --resume')
-    print_log(line, logger='current', level='ERROR')
+    print_log(line, logger='current', level=logging.ERROR)
     err = CheckpointWriteError(code or errno.EIO, line)
     err.path, err.free, err.needed = path, free, needed
     return err

@@ -128,7 +128,7 @@ class ModelFingerprintHook(Hook):
         if saved is None and saved_shapes is None:
             print_log('The checkpoint has no model fingerprint (saved without '
                       'ModelFingerprintHook): cannot check that the resumed model is the '
-                      "checkpoint's.", logger='current', level='WARNING')
+                      "checkpoint's.", logger='current', level=logging.WARNING)
             return
         if rows:
             shown = '; '.join(f'{key}: {a} in the checkpoint, {b} now' for key, a, b in rows[:8])

@@ -57,7 +57,7 @@ def cluster_errors(prog: str = 'train.py') -> Iterator[None]:
     try:
         yield
     except (WorkDirBusyError, ModelChangedError, CheckpointWriteError) as e:
-        print(f'{prog}: {e.args[-1] if isinstance(e, OSError) else e}', file=sys.stderr,
+        print(f'{prog}: {e}', file=sys.stderr,
               flush=True)
         sys.exit(1)
 

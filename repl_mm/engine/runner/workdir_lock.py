@@ -12,6 +12,7 @@ cannot be checked from here): the message says how to remove it if that run is g
 Multi-process and multi-node runs take it once, on global rank 0 (``RANK`` / ``SLURM_PROCID``);
 the lock is released when the process exits (normally, by an exception or by ``SystemExit``).
 """
+import logging
 import atexit
 import json
 import os
@@ -116,7 +117,7 @@ class WorkDirLock:
                 who = (f"{holder.get('host')} PID {holder.get('pid')}" if holder
                        else 'an unreadable lock')
                 print_log(f'work dir {self.work_dir}: taking over the lock of {who}, whose '
-                          'process is gone.', logger='current', level='WARNING')
+                          'process is gone.', logger='current', level=logging.WARNING)
                 try:
                     os.unlink(self.path)
                 except FileNotFoundError:
