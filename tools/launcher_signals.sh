@@ -30,18 +30,28 @@ repl_mm_run_forwarding() {
   if [ "$kind" = torchrun ]; then
     export REPL_MM_PREEMPT_EXIT_CODE=0
   fi
-  set -m  # the run gets its own process group: a Ctrl-C reaches it through the trap only
-  "$@" &
+  # the run gets its own session and process group (setsid execs in the same PID): a Ctrl-C
+  # or a signal to this script's process group reaches it through the traps below only
+  setsid "$@" </dev/null &
   local child=$! watchdog=
-  set +m
+  REPL_MM_WORKERS=
   _repl_mm_forward() {
     local sig=$1
     if [ -z "$REPL_MM_STOPPED" ]; then
       REPL_MM_STOPPED=$sig
       echo "$name: SIG$sig received: stopping the run (a train run saves a checkpoint first)" >&2
-      ( sleep "${REPL_MM_STOP_GRACE:-60}"; kill -KILL -- "-$child" 2>/dev/null ) &
+      (
+        for _ in $(seq "${REPL_MM_STOP_GRACE:-60}"); do sleep 1; done
+        for w in $(pgrep -P "$child" 2>/dev/null); do kill -KILL -- "-$w" 2>/dev/null; done
+        kill -KILL -- "-$child" 2>/dev/null
+      ) </dev/null >/dev/null 2>&1 &
       watchdog=$!
     fi
+    # a Ctrl-C means "stop": the processes get SIGTERM (saved by a train run, no
+    # KeyboardInterrupt traceback from a test run)
+    [ "$sig" = INT ] && sig=TERM
+    # torchrun starts each worker in a session of its own: remember them, to end their groups
+    REPL_MM_WORKERS="$REPL_MM_WORKERS $(pgrep -P "$child" 2>/dev/null | tr '\n' ' ')"
     if [ "$kind" = torchrun-test ]; then
       # nothing to save: torchrun goes first (no failure report), then its workers
       local workers
@@ -67,14 +77,19 @@ repl_mm_run_forwarding() {
   trap '_repl_mm_forward USR1' USR1
   trap '_repl_mm_forward HUP' HUP
   local rc=0
-  wait "$child"; rc=$?
+  # (stderr of wait: no "Killed" job report from bash)
+  { wait "$child"; } 2>/dev/null; rc=$?
   while kill -0 "$child" 2>/dev/null; do
-    wait "$child"; rc=$?
+    { wait "$child"; } 2>/dev/null; rc=$?
   done
-  wait "$child" 2>/dev/null; rc=$?
+  { wait "$child"; } 2>/dev/null; rc=$?
   trap - TERM INT USR1 HUP
   # nothing of the run outlives the launcher (a worker that ignored the signal, a loader worker)
   kill -KILL -- "-$child" 2>/dev/null
+  local w
+  for w in $REPL_MM_WORKERS; do
+    kill -KILL -- "-$w" 2>/dev/null
+  done
   if [ -n "$watchdog" ]; then
     kill "$watchdog" 2>/dev/null
     wait "$watchdog" 2>/dev/null

@@ -11,12 +11,17 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 . "$(dirname "$0")/launcher_python.sh"
+. "$(dirname "$0")/launcher_signals.sh"
 PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
 # the GPU check runs on the compute nodes (train.py/test.py --launcher slurm refuse to start
 # when torch sees no GPU there, unless REPL_MM_ALLOW_CPU_DIST=1), not on this submit node
 PY_ARGS=("${@:5}")
 
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+# SIGTERM / SIGINT to this script reach srun and every task (tools/launcher_signals.sh)
+export PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH
+set +x
+# shellcheck disable=SC2086
+repl_mm_run_forwarding "tools/slurm_test.sh" srun \
 srun -p "${PARTITION}" \
     --job-name="${JOB_NAME}" \
     --gres=gpu:"${GPUS_PER_NODE}" \
@@ -27,3 +32,4 @@ srun -p "${PARTITION}" \
     ${SRUN_ARGS} \
     "$PYTHON" -u "$(dirname "$0")/test.py" "${CONFIG}" "${CHECKPOINT}" \
     --launcher="slurm" "${PY_ARGS[@]}"
+exit $?
