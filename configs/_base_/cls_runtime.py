@@ -10,8 +10,11 @@ custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets'], allow_failed_impo
 
 # Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
 # resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
-# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
-custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook'), ...]
+# On a cluster (docs/training.md): a checkpoint on SIGTERM/SIGUSR1, and resume refuses a
+# changed model.
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
+                dict(type='PreemptionCheckpointHook'), dict(type='ModelFingerprintHook')]
 default_scope = 'mmpretrain'
 
 default_hooks = dict(

@@ -9,8 +9,11 @@ custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 
 # Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
 # resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
-# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
-custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+# custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook'), ...]
+# On a cluster (docs/training.md): a checkpoint on SIGTERM/SIGUSR1, and resume refuses a
+# changed model.
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
+                dict(type='PreemptionCheckpointHook'), dict(type='ModelFingerprintHook')]
 
 data_root = '{{$SHAPES_ROOT:data/shapes_coco/}}'
 classes = ('rectangle', 'ellipse', 'triangle')

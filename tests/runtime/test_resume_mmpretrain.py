@@ -41,9 +41,14 @@ def _config(tmp_path, data_root, name, rng_hook=True) -> str:
     cfg.train_cfg.val_interval = 10
     cfg.default_hooks.checkpoint.save_optimizer = True
     cfg.default_hooks.checkpoint.max_keep_ckpts = -1
-    assert [h.type for h in cfg.custom_hooks] == ['NonFiniteLossHook', 'RNGStateHook']
+    assert [h.type for h in cfg.custom_hooks] == ['NonFiniteLossHook', 'RNGStateHook',
+                                                  'PreemptionCheckpointHook',
+                                                  'ModelFingerprintHook']
     if not rng_hook:
         cfg.custom_hooks[1].enabled = False
+        # the control runs mmengine's loop (ResumableEpochBasedTrainLoop is exact without
+        # RNGStateHook: tests/engine/cluster)
+        cfg.exact_resume = False
     path = tmp_path / f'{name}.py'
     cfg.dump(str(path))
     return str(path)

@@ -3,7 +3,8 @@
 * :func:`add_cluster_defaults`: ``PreemptionCheckpointHook`` and ``ModelFingerprintHook`` in
   ``custom_hooks`` when missing (an entry with ``enabled=False`` counts as present), and
   mmengine's epoch-based loop (``by_epoch=True`` or ``type='EpochBasedTrainLoop'``) replaced
-  by ``ResumableEpochBasedTrainLoop`` (an exact mid-epoch resume);
+  by ``ResumableEpochBasedTrainLoop`` (an exact mid-epoch resume), unless the config says
+  ``exact_resume = False``;
 * :func:`cluster_errors`: the errors a user causes (busy work dir, changed model, a checkpoint
   that cannot be written) end the process with one line and exit code 1 instead of a
   traceback;
@@ -38,7 +39,7 @@ def add_cluster_defaults(cfg: Config) -> List[str]:
     hooks.extend(dict(type=name) for name in added)
     cfg.custom_hooks = hooks
     train_cfg = cfg.get('train_cfg', None)
-    if isinstance(train_cfg, dict):
+    if isinstance(train_cfg, dict) and cfg.get('exact_resume', True) is not False:
         kind = train_cfg.get('type', None)
         if (kind is None and train_cfg.get('by_epoch', False)) or kind == 'EpochBasedTrainLoop':
             train_cfg.pop('by_epoch', None)
