@@ -87,12 +87,13 @@ def build(work_dir: str, epochs: int = 3, loop: str = 'resumable', num_workers: 
 
 def main(argv):
     torch.set_num_threads(1)
-    runner = build(**json.loads(argv[0]))
+    spec = json.loads(argv[0])
+    teardown = spec.pop('teardown', True)
+    runner = build(**spec)
     runner.train()
-    import torch.distributed as dist
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if teardown:  # what tools/train.py does at the end (issue 23 item 7a)
+        from repl_mm.engine.runner.cluster import finish_distributed
+        finish_distributed()
 
 
 if __name__ == '__main__':
