@@ -14,8 +14,9 @@ Layers (see docs/architecture.md): ``core`` -> ``models`` -> ``adapters`` -> ``r
 from .adapters import AVAILABLE, get_toolbox, import_adapters
 from .core import *  # noqa: F401,F403
 from .core import __all__ as _core_all
+from .engine import hooks as _engine_hooks  # noqa: F401  registered hooks
+from .engine import loops as _engine_loops  # noqa: F401  registered loop
 from .runtime.adaptive import AdaptiveRepLHook  # noqa: F401  registered hook
-from .engine import hooks as _engine_hooks, loops as _engine_loops  # noqa: F401  registered
 from .runtime.checkpoint import install_safe_checkpoint_loading
 from .runtime.hooks import NonFiniteLossHook, RNGStateHook  # noqa: F401  registered hooks
 from .runtime.resume import install_resume_fallback

@@ -22,8 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from repl_mm.engine.runner.cluster import (add_cluster_defaults, cluster_errors,  # noqa: E402
-                                            finish_distributed)
+from repl_mm.engine.runner import cluster  # noqa: E402
 from repl_mm.engine.runner.workdir_lock import acquire_workdir_lock  # noqa: E402
 from repl_mm.runtime import build_runner, load_config, merge_train_args  # noqa: E402
 
@@ -62,7 +61,7 @@ def main(argv: Optional[Sequence[str]] = None):
     # one run per work dir (rank 0), taken before anything is built (repl_mm.engine.runner)
     lock = acquire_workdir_lock(cfg.work_dir)
     try:
-        add_cluster_defaults(cfg)  # preemption checkpoint, model fingerprint, exact resume
+        cluster.add_cluster_defaults(cfg)  # preemption checkpoint, model fingerprint, exact resume
         runner = build_runner(cfg)
         runner.train()
     finally:
@@ -72,6 +71,6 @@ def main(argv: Optional[Sequence[str]] = None):
 
 
 if __name__ == '__main__':
-    with cluster_errors('tools/train.py'):
+    with cluster.cluster_errors('tools/train.py'):
         main()
-    finish_distributed()
+    cluster.finish_distributed()

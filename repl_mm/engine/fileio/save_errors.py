@@ -8,8 +8,8 @@ the free space there and the size needed, and logs that line (``print_log``, lev
 the run's log file records it. The crash-safe writer (:mod:`repl_mm.runtime.safe_save`) has
 then removed its temporary file and deleted no earlier checkpoint.
 """
-import logging
 import errno
+import logging
 import os
 import os.path as osp
 import shutil

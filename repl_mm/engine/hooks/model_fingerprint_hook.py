@@ -14,6 +14,7 @@ logging and hooks are outside ``model`` and may change; so may the model's ``ini
 ``batch_augments`` / ``train_cfg.augments`` (data augmentation). ``load_from`` without resume
 (fine-tuning) is not checked.
 """
+import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.hooks import Hook

@@ -12,9 +12,9 @@ cannot be checked from here): the message says how to remove it if that run is g
 Multi-process and multi-node runs take it once, on global rank 0 (``RANK`` / ``SLURM_PROCID``);
 the lock is released when the process exits (normally, by an exception or by ``SystemExit``).
 """
-import logging
 import atexit
 import json
+import logging
 import os
 import os.path as osp
 import socket

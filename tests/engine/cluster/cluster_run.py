@@ -29,8 +29,9 @@ for p in (ROOT, os.path.join(ROOT, 'tests', 'runtime')):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-import repl_mm  # noqa: E402,F401
 from tiny_run import AugmentedToySet, ToyClassifier  # noqa: E402
+
+import repl_mm  # noqa: E402,F401
 
 
 class Tick(Hook):

@@ -66,9 +66,9 @@ def _read_until(proc, text: str, timeout: float = 150) -> list:
 @pytest.mark.parametrize('how', ['launcher-alone', 'process-group-sigint'])
 def test_signal_to_launcher_saves_and_leaves_no_process(tmp_path, how):
     """SIGTERM to the launcher process alone, or SIGINT to its whole process group (a
-    Ctrl-C, forwarded as SIGTERM): the workers save one checkpoint at the next iteration, torchrun ends quietly, the
-    last line is the launcher's preemption line, exit code 143, and 15 s later no
-    process of the run is left."""
+    Ctrl-C, forwarded as SIGTERM): the workers save one checkpoint at the next iteration,
+    torchrun ends quietly, the last line is the launcher's preemption line, exit code 143,
+    and 15 s later no process of the run is left."""
     work = str(tmp_path / 'w')
     proc = _launch('tools/dist_train.sh', 'torchrun', _torchrun_train(work))
     head = _read_until(proc, 'ITER 3')
@@ -105,7 +105,8 @@ def test_test_launcher_ends_torchrun_and_workers(tmp_path):
     proc.send_signal(signal.SIGTERM)
     out = proc.communicate(timeout=60)[0]
     assert proc.returncode == 143, out
-    assert out.strip().splitlines()[-1] == 'tools/dist_test.sh: stopped by SIGTERM (exit code 143)'
+    assert out.strip().splitlines()[-1] == \
+        'tools/dist_test.sh: stopped by SIGTERM (exit code 143)'
     assert 'Traceback' not in out
     time.sleep(2)
     assert _run_of(marker) == []

@@ -12,11 +12,17 @@ import pytest
 import torch
 
 from repl_mm.engine.fileio.save_errors import CheckpointWriteError
-from repl_mm.engine.hooks.model_fingerprint_hook import (ModelChangedError,
-                                                         ModelFingerprintHook,
-                                                         flatten_model_config)
-from repl_mm.engine.runner.workdir_lock import (LOCK_NAME, WorkDirBusyError, WorkDirLock,
-                                                acquire_workdir_lock)
+from repl_mm.engine.hooks.model_fingerprint_hook import (
+    ModelChangedError,
+    ModelFingerprintHook,
+    flatten_model_config,
+)
+from repl_mm.engine.runner.workdir_lock import (
+    LOCK_NAME,
+    WorkDirBusyError,
+    WorkDirLock,
+    acquire_workdir_lock,
+)
 
 
 # -- item 5: one run per work dir --------------------------------------------------------------
