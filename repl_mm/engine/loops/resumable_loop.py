@@ -89,6 +89,13 @@ class _SeededDataset(Dataset):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # hooks that switch the pipeline (mmdet's PipelineSwitchHook) set it on the dataset
+        if name == 'dataset':
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.dataset, name, value)
+
 
 class _ResumableBatchSampler:
     """Wraps a batch sampler: skips the first ``skip`` batches of the next epoch (their
