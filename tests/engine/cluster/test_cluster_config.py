@@ -5,8 +5,11 @@ import torch
 from mmengine.config import Config
 
 from repl_mm.engine.hooks import ModelFingerprintHook, PreemptionCheckpointHook
-from repl_mm.engine.loops.resumable_loop import (_ResumableBatchSampler, _SeededDataset,
-                                                 seed_everything_from)
+from repl_mm.engine.loops.resumable_loop import (
+    _ResumableBatchSampler,
+    _SeededDataset,
+    seed_everything_from,
+)
 from repl_mm.engine.runner.cluster import CLUSTER_HOOKS, add_cluster_defaults
 
 
