@@ -7,7 +7,8 @@ before anything is built. A second run on a busy work dir stops with :class:`Wor
 one line naming the work dir, the holder and the fix. A lock whose process is gone (same host,
 no such process, or another process under that PID) is taken over with a warning: a run killed
 with ``kill -9`` does not block its own resume. A lock of another host is trusted (its process
-cannot be checked from here): the message says how to remove it if that run is gone.
+cannot be checked from here): the message says how to remove it if that run is gone -- except a
+lock of the same slurm job (``SLURM_JOB_ID``): a requeued job takes over its own lock on any node.
 
 Multi-process and multi-node runs take it once, on global rank 0 (``RANK`` / ``SLURM_PROCID``);
 the lock is released when the process exits (normally, by an exception or by ``SystemExit``).
@@ -75,7 +76,8 @@ class WorkDirLock:
     def _record(self) -> dict:
         pid = os.getpid()
         return dict(host=socket.gethostname(), pid=pid, start=_start_time(pid),
-                    time=time.strftime('%Y-%m-%d %H:%M:%S'))
+                    time=time.strftime('%Y-%m-%d %H:%M:%S'),
+                    slurm_job=os.environ.get('SLURM_JOB_ID') or None)
 
     def _read(self) -> Optional[dict]:
         try:
@@ -87,6 +89,9 @@ class WorkDirLock:
     def _stale(self, holder: Optional[dict]) -> bool:
         if holder is None:  # unreadable or half-written: the writer died between two calls
             return True
+        job = os.environ.get('SLURM_JOB_ID')
+        if job and holder.get('slurm_job') == job:
+            return True  # this slurm job's earlier run, before a requeue (maybe on another node)
         if holder.get('host') != socket.gethostname():
             return False
         pid = holder.get('pid')

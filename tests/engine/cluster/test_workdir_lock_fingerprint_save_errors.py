@@ -61,6 +61,18 @@ def test_stale_lock_taken_over_and_released(tmp_path):
     assert not osp.exists(tmp_path / 'w' / LOCK_NAME)
 
 
+def test_requeued_slurm_job_takes_over_its_own_lock_from_another_node(tmp_path, monkeypatch):
+    os.makedirs(tmp_path / 'w')
+    lock = dict(host='node-a', pid=1, start=None, time='then', slurm_job='42')
+    with open(tmp_path / 'w' / LOCK_NAME, 'w') as f:
+        json.dump(lock, f)
+    monkeypatch.setenv('SLURM_JOB_ID', '43')  # another job: node-a cannot be checked
+    with pytest.raises(WorkDirBusyError, match='node-a PID 1'):
+        acquire_workdir_lock(str(tmp_path / 'w'), rank=0)
+    monkeypatch.setenv('SLURM_JOB_ID', '42')
+    acquire_workdir_lock(str(tmp_path / 'w'), rank=0).release()
+
+
 def test_other_ranks_take_no_lock(tmp_path):
     assert acquire_workdir_lock(str(tmp_path / 'w'), rank=1) is None
     assert not osp.exists(tmp_path / 'w' / LOCK_NAME)
