@@ -44,7 +44,13 @@ def _launch(name: str, kind: str, command: list) -> subprocess.Popen:
               + ' '.join(map(shlex.quote, command)) + '; exit $?')
     return subprocess.Popen(['bash', '-c', script], cwd=ROOT, env=env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint():
+    # as from a terminal: a shell started with SIGINT ignored (pytest run as a background
+    # job) cannot trap it (POSIX)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _torchrun_train(work: str) -> list:
