@@ -91,3 +91,58 @@ def test_sampler_skips_without_loading_and_keys_positions():
     x = torch.rand(3)
     seed_everything_from(1, 2)
     assert torch.equal(x, torch.rand(3))
+
+
+# -- tools/train.py itself (a subprocess; the toy model stands in for a toolbox config) --------
+def _train_py(work, num_classes, epochs, *args):
+    import os.path as osp
+    import subprocess
+    import sys
+
+    from cluster_helpers import env
+    stub = osp.join(osp.dirname(osp.abspath(__file__)), 'train_stub.py')
+    return subprocess.run([sys.executable, stub, str(num_classes), str(epochs), '--work-dir',
+                           str(work), *args], env=env(), capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.slow
+def test_train_py_busy_work_dir_and_changed_model(tmp_path):
+    """tools/train.py: the cluster defaults reach the runner; a busy work dir is refused in
+    one line before anything is built; --resume with another num_classes is refused in one
+    line naming it (exit 1, no new checkpoint); the same model resumes (exit 0)."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+    work = tmp_path / 'w'
+    r = _train_py(work, 4, 1)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (work / 'built.txt').read_text().splitlines() == [
+        "ResumableEpochBasedTrainLoop ['PreemptionCheckpointHook', 'ModelFingerprintHook']"]
+    assert not (work / '.repl_mm.lock').exists()  # released at the end
+    holder = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        (work / '.repl_mm.lock').write_text(json.dumps(
+            dict(host=socket.gethostname(), pid=holder.pid, start=None, time='now')))
+        r = _train_py(work, 4, 2, '--resume')
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines() == [
+            f'tools/train.py: work dir {work} is in use by the run of {socket.gethostname()} '
+            f'PID {holder.pid} (since now): wait for it to end, or pass another --work-dir; if '
+            f'that run is gone, delete {work / ".repl_mm.lock"}']
+        assert len((work / 'built.txt').read_text().splitlines()) == 1  # nothing built
+    finally:
+        holder.kill()
+        holder.wait()
+    os.unlink(work / '.repl_mm.lock')
+    r = _train_py(work, 6, 2, '--resume')
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith('tools/train.py: cannot resume: the model differs from the '
+                           "checkpoint's: model.num_classes: 4 in the checkpoint, 6 now")
+    assert 'Traceback' not in r.stderr and not (work / 'epoch_2.pth').exists()
+    r = _train_py(work, 4, 2, '--resume')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (work / 'epoch_2.pth').exists()
