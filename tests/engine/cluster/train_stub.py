@@ -16,10 +16,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tests', 'runtime')]
 
-import repl_mm.runtime  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import DATASETS, MODELS  # noqa: E402
 from tiny_run import AugmentedToySet, ToyClassifier  # noqa: E402
+
+import repl_mm.runtime  # noqa: E402
 
 
 @MODELS.register_module()
