@@ -70,7 +70,7 @@ def test_busy_work_dir_refused_before_building(config, tmp_path):
 
 
 @pytest.mark.parametrize('option,shown', [
-    ('model.head.num_classes=12', 'model.head.num_classes: 10 in the checkpoint, 12 now'),
+    ('model.head.num_classes=12', 'model.head.num_classes: 1000 in the checkpoint, 12 now'),
     ('model.backbone.interval=2', 'model.backbone.interval: 4 in the checkpoint, 2 now'),
 ])
 def test_resume_with_changed_model_refused(config, tmp_path, option, shown):
