@@ -10,6 +10,7 @@ import time
 
 import pytest
 from cluster_helpers import ROOT, differing, env, free_port
+from test_launcher_signals import _run_of
 
 pytest.importorskip('mmpretrain')
 pytestmark = pytest.mark.slow
@@ -93,7 +94,8 @@ def test_resume_with_changed_model_refused(config, tmp_path, option, shown):
 
 
 def _dist_train(config, work, *args):
-    e = env(PYTHON=sys.executable, PORT=free_port(), REPL_MM_ALLOW_CPU_DIST='1')
+    e = env(PYTHON=sys.executable, PORT=free_port(), REPL_MM_ALLOW_CPU_DIST='1',
+            PYTHONUNBUFFERED='1')
     return subprocess.Popen(['nice', 'bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config,
                              '2', '--work-dir', str(work), *args], cwd=ROOT, env=e,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -114,7 +116,14 @@ def test_two_process_runs_exit_0_and_kill9_resume_is_exact(config, tmp_path):
     for line in proc.stdout:
         if re.search(r'Epoch\(train\) +\[3\]\[1/', line):
             break
-    os.killpg(proc.pid, 9)
+    # the whole run: the launcher, torchrun (a session of its own), the workers, their
+    # loader workers
+    victims = [proc.pid] + _run_of(str(work))
+    for pid in victims:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
     proc.communicate()
     assert (work / 'epoch_2.pth').exists() and not (work / 'epoch_4.pth').exists()
     # the killed run's lock (same host, process gone) is taken over with a warning
