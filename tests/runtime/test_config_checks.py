@@ -141,5 +141,6 @@ def test_every_project_config_inherits_the_safety_hooks(path):
     'retinanet_r50_repl_coco.py', 'retinanet_r101_repl_fpn_1x_coco_pretrained.py',
     'retinanet_r50_repl_fpn_1x_coco_pretrained.py', 'demo/retinanet_r34_repl_shapes.py'])
 def test_config_loads_with_the_safety_hooks(name):
+    from repl_mm.engine.runner.cluster import CLUSTER_HOOKS
     cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
-    assert [h['type'] for h in cfg.custom_hooks] == DEFAULT_HOOKS
+    assert [h['type'] for h in cfg.custom_hooks] == DEFAULT_HOOKS + CLUSTER_HOOKS
