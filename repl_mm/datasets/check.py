@@ -168,6 +168,7 @@ class _Ctx:
         self.root = ds.get('data_root', '') or ''
         self.problems: List[Problem] = []
         self.expected: List[str] = []
+        self.dry = False  # the root is missing: only collect the expected layout
 
     def rel(self, path: str) -> str:
         if self.root and path.startswith(self.root):
@@ -188,21 +189,23 @@ class _Ctx:
         self.problems.append(Problem(kind, _full(path) if path else '', what, self.dtype,
                                      self.root, self.keys(*fields)))
 
-    def need_root(self) -> bool:
-        """False (and a problem) when ``data_root`` is set but missing or empty."""
-        if not self.root:
-            return True
+    def need_root(self) -> None:
+        """A problem when ``data_root`` is set but not a non-empty folder; then the checks
+        that follow only collect the expected layout (and return False)."""
+        if not self.root or self.dry:
+            return
         if not osp.isdir(self.root):
-            self.add('missing', self.root if self.root.endswith('/') else self.root + '/',
-                     'the data_root folder does not exist')
-            return False
-        if not _nonempty_dir(self.root):
+            self.add('missing', _dir(self.root), 'the data_root folder does not exist')
+        elif not _nonempty_dir(self.root):
             self.add('wrong', _dir(self.root), 'the data_root folder is empty')
-            return False
-        return True
+        else:
+            return
+        self.dry = True
 
     def need_file(self, path: str, *fields: str) -> bool:
         self.expected.append(self.rel(path))
+        if self.dry:
+            return False
         if not osp.isfile(path):
             self.add('missing', path, 'not found' if not osp.isdir(path) else
                      'is a folder, a file was expected', *fields)
@@ -214,6 +217,8 @@ class _Ctx:
 
     def need_dir(self, path: str, *fields: str, what: str = '') -> bool:
         self.expected.append(self.rel(path).rstrip('/') + '/' + (f' ({what})' if what else ''))
+        if self.dry:
+            return False
         if not osp.isdir(path):
             self.add('missing', path.rstrip('/') + '/', 'folder not found', *fields)
             return False
@@ -227,8 +232,7 @@ class _Ctx:
 # per dataset type
 
 def _check_coco(c: _Ctx, model_classes: Optional[int]) -> Optional[int]:
-    if not c.need_root():
-        return None
+    c.need_root()
     ann = _join(c.root, c.ds.get('ann_file', ''))
     img_dir = _join(c.root, _prefix(c.ds, 'img', 'img_path'))
     ok_ann = c.need_file(ann, 'ann_file')
@@ -316,8 +320,7 @@ def _coco_summary(path: str, full_limit: int = 64 << 20) -> Optional[dict]:
 
 
 def _check_seg(c: _Ctx) -> Optional[int]:
-    if not c.need_root():
-        return None
+    c.need_root()
     img_suffix = c.ds.get('img_suffix', '_leftImg8bit.png' if c.dtype == 'CityscapesDataset'
                           else '.jpg')
     seg_suffix = c.ds.get('seg_map_suffix', '_gtFine_labelTrainIds.png'
@@ -358,8 +361,7 @@ def _class_folders(path: str) -> List[str]:
 
 def _check_custom(c: _Ctx) -> Optional[int]:
     """mmpretrain ``CustomDataset`` / ``ImageNet``: ann-file form or class-folder form."""
-    if not c.need_root():
-        return None
+    c.need_root()
     ds, split = c.ds, c.ds.get('split', '')
     prefix = _prefix(ds, 'img_path')
     ann_file = ds.get('ann_file', '')
@@ -392,8 +394,9 @@ def _check_custom(c: _Ctx) -> Optional[int]:
                       f'{osp.basename(ann)} not found (another data_prefix?)', 'data_prefix')
         return n_classes
     # folder form: the labels come from the class sub-folders
-    if not c.need_dir(img_dir, 'data_prefix', what='<class>/*.jpg' if with_label
-                      else 'images'):
+    what = 'images' if not with_label else '<class>/*.jpg' + (
+        f', or flat with meta/{split}.txt' if c.dtype == 'ImageNet' and split else '')
+    if not c.need_dir(img_dir, 'data_prefix', what=what):
         return n_classes
     if with_label:
         folders = _class_folders(img_dir)
@@ -412,8 +415,7 @@ def _check_custom(c: _Ctx) -> Optional[int]:
 
 
 def _check_files(c: _Ctx, files: Sequence[str], fields: Sequence[str] = ()) -> None:
-    if not c.need_root():
-        return
+    c.need_root()
     base = _join(c.root, _prefix(c.ds, 'root', 'img_path'))
     for f in files:
         c.need_file(osp.join(base, f), *fields)
@@ -464,8 +466,7 @@ def _check_svhn_stl(c: _Ctx) -> Optional[int]:
 
 
 def _check_wikitext2(c: _Ctx) -> None:
-    if not c.need_root():
-        return
+    c.need_root()
     split = {'val': 'valid'}.get(c.ds.get('split', 'train'), c.ds.get('split', 'train'))
     for s in dict.fromkeys(('train', split)):
         path = osp.join(c.root, WIKITEXT2_FILE.format(s))
@@ -493,7 +494,8 @@ CHECKERS = {
 }
 
 
-def _check_dataset(key: str, ds: dict, model_classes: Optional[int]) -> List[Problem]:
+def _check_dataset(key: str, ds: dict, model_classes: Optional[int],
+                   dry: bool = False) -> List[Problem]:
     dtype = _type_name(ds)
     kind = CHECKERS.get(dtype)
     if kind is None:
@@ -503,6 +505,7 @@ def _check_dataset(key: str, ds: dict, model_classes: Optional[int]) -> List[Pro
     if any(_is_remote(r) for r in roots) or ds.get('backend_args'):
         return []  # not a local path: not checked here
     c = _Ctx(key, ds, dtype)
+    c.dry = dry  # a loader the tool does not use: only its layout and keys
     if kind == 'coco':
         n = _check_coco(c, model_classes)
     elif kind == 'seg':
@@ -524,6 +527,8 @@ def _check_dataset(key: str, ds: dict, model_classes: Optional[int]) -> List[Pro
         c.add('wrong', '', f'{dtype} has {n} classes but the model\'s num_classes is '
               f'{model_classes}')
     expected = tuple(dict.fromkeys(c.expected))
+    if dry:
+        c.problems = []
     return [p._replace(expected=expected) for p in c.problems] or (
         [Problem('ok', '', '', dtype, c.root, c.keys(), expected)])
 
@@ -576,11 +581,8 @@ def check_cfg(cfg, scope: str = 'train', no_validate: bool = False) -> List[Prob
         if not isinstance(loader, dict):
             continue
         for key, ds in iter_datasets(loader.get('dataset'), f'{name}.dataset'):
-            if name in loaders:
-                out += _check_dataset(key, ds, n_cls)
-            elif ds.get('data_root'):  # not used by this tool: only its keys, for the example
-                out.append(Problem('ok', '', '', _type_name(ds), ds['data_root'],
-                                   ((f'{key}.data_root', ds['data_root']), )))
+            # a loader the tool does not use: only its layout and keys, for the message
+            out += _check_dataset(key, ds, n_cls, dry=name not in loaders)
         evaluators = cfg.get(EVALUATORS[name]) if EVALUATORS[name] else None
         for i, ev in enumerate(evaluators if isinstance(evaluators, (list, tuple))
                                else [evaluators]):
@@ -703,9 +705,9 @@ def load_cfg(config: str, cfg_options: Optional[dict] = None):
 
 def check_config(config: str, cfg_options: Optional[dict] = None, scope: str = 'train',
                  no_validate: bool = False) -> List[Problem]:
-    """:func:`check_cfg` of the config file ``config``; only the problems (no ``ok``)."""
-    return [p for p in check_cfg(load_cfg(config, cfg_options), scope, no_validate)
-            if p.kind != 'ok']
+    """:func:`check_cfg` of the config file ``config`` (with the ``ok`` entries; the run
+    is fine when every entry is ``ok``)."""
+    return check_cfg(load_cfg(config, cfg_options), scope, no_validate)
 
 
 class _ArgError(Exception):
@@ -752,7 +754,8 @@ def run(scope: str, argv: Sequence[str], check_cmd: Optional[str] = None) -> Opt
             raise FileNotFoundError(f'config file {args.config} not found')
         if args.check_data:
             scope = 'all'
-        problems = check_config(args.config, args.cfg_options, scope, args.no_validate)
+        found = check_config(args.config, args.cfg_options, scope, args.no_validate)
+        problems = [p for p in found if p.kind != 'ok']
     except Exception as e:  # the tool reports what keeps the config from loading
         if not args.check_data:
             return None
@@ -763,7 +766,7 @@ def run(scope: str, argv: Sequence[str], check_cmd: Optional[str] = None) -> Opt
         return 1
     if problems:
         if _rank() == '0':
-            print(format_problems(problems, args.config, check_cmd), file=sys.stderr,
+            print(format_problems(found, args.config, check_cmd), file=sys.stderr,
                   flush=True)
         return 1
     if args.check_data:

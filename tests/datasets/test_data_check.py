@@ -312,3 +312,21 @@ def test_file_lists_match_the_dataset_classes():
         assert svhn._files() == [CHECK['SVHN_FILE'].format(split)]
         assert stl._files() == [f.format(split) for f in CHECK['STL10_FILES']]
     assert WikiText2.FILE == CHECK['WIKITEXT2_FILE']
+
+
+def test_skip_switch_and_unreadable_input(tmp_path, monkeypatch):
+    cfg = tmp_path / 'c.py'
+    cfg.write_text(f"train_dataloader = dict(dataset=dict(type='SVHN', data_root="
+                   f"'{tmp_path}/svhn', split='train'))\n")
+    assert CHECK['run']('train', [str(cfg)]) == 1
+    monkeypatch.setenv('REPL_MM_SKIP_DATA_CHECK', '1')
+    assert CHECK['run']('train', [str(cfg)]) is None
+    monkeypatch.delenv('REPL_MM_SKIP_DATA_CHECK')
+    # a command line or config the check cannot read is left to the tool ...
+    assert CHECK['run']('train', ['--work-dir']) is None
+    assert CHECK['run']('train', [str(tmp_path / 'missing.py')]) is None
+    # ... except with --check-data, which must never go on to train
+    assert CHECK['run']('train', [str(tmp_path / 'missing.py'), '--check-data']) == 1
+    # other ranks stay quiet (rank 0 prints), all stop
+    monkeypatch.setenv('RANK', '1')
+    assert CHECK['run']('train', [str(cfg)]) == 1
