@@ -45,13 +45,15 @@ import re  # noqa: E402
 from importlib.util import find_spec  # noqa: E402
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple  # noqa: E402
 
-__all__ = ['Problem', 'check_config', 'check_cfg', 'format_problems', 'precheck', 'main']
+__all__ = ['Problem', 'check_config', 'check_cfg', 'format_problems', 'precheck',
+           'precheck_configs', 'report', 'run', 'main']
 
 SKIP_ENV = 'REPL_MM_SKIP_DATA_CHECK'
 LOADERS = {
     'train': ('train_dataloader', 'val_dataloader'),
     'test': ('test_dataloader', ),
     'all': ('train_dataloader', 'val_dataloader', 'test_dataloader'),
+    'model': (),  # what building the model reads (model.vocab_from): the benchmark tools
 }
 EVALUATORS = {'train_dataloader': None, 'val_dataloader': 'val_evaluator',
               'test_dataloader': 'test_evaluator'}
@@ -565,7 +567,8 @@ def check_cfg(cfg, scope: str = 'train', no_validate: bool = False) -> List[Prob
     Args:
         cfg: the loaded config (``--cfg-options`` applied).
         scope (str): ``'train'`` (train + val loaders, as ``tools/train.py`` uses them),
-            ``'test'`` (test loader) or ``'all'``.
+            ``'test'`` (test loader), ``'all'`` or ``'model'`` (no loader; only what
+            building the model reads).
         no_validate (bool): ``tools/train.py --no-validate``: the val loader is not used.
 
     Returns:
@@ -749,29 +752,35 @@ def run(scope: str, argv: Sequence[str], check_cmd: Optional[str] = None) -> Opt
         args = _parse(argv)
     except (_ArgError, ImportError):
         return None  # the tool's own parser reports a bad command line
+    return report(args.config, args.cfg_options, 'all' if args.check_data else scope,
+                  args.no_validate, args.check_data, check_cmd)
+
+
+def report(config: str, cfg_options: Optional[dict] = None, scope: str = 'train',
+           no_validate: bool = False, check_data: bool = False,
+           check_cmd: Optional[str] = None) -> Optional[int]:
+    """:func:`run` for a parsed command line: prints the problems of ``config`` (rank 0)
+    and returns 1, or 0 / ``None`` (fine, with / without ``check_data``)."""
     try:
-        if not osp.isfile(args.config):
-            raise FileNotFoundError(f'config file {args.config} not found')
-        if args.check_data:
-            scope = 'all'
-        found = check_config(args.config, args.cfg_options, scope, args.no_validate)
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config file {config} not found')
+        found = check_config(config, cfg_options, scope, no_validate)
         problems = [p for p in found if p.kind != 'ok']
     except Exception as e:  # the tool reports what keeps the config from loading
-        if not args.check_data:
+        if not check_data:
             return None
         if _rank() == '0':
-            print(f'[data check] {args.config}: cannot check: {type(e).__name__}: '
+            print(f'[data check] {config}: cannot check: {type(e).__name__}: '
                   f'{str(e).strip().splitlines()[0] if str(e).strip() else ""}',
                   file=sys.stderr, flush=True)
         return 1
     if problems:
         if _rank() == '0':
-            print(format_problems(found, args.config, check_cmd), file=sys.stderr,
-                  flush=True)
+            print(format_problems(found, config, check_cmd), file=sys.stderr, flush=True)
         return 1
-    if args.check_data:
+    if check_data:
         if _rank() == '0':
-            print(f'[data check] {args.config}: the data of train/val/test is in place',
+            print(f'[data check] {config}: the data of train/val/test is in place',
                   flush=True)
         return 0
     return None
@@ -779,14 +788,33 @@ def run(scope: str, argv: Sequence[str], check_cmd: Optional[str] = None) -> Opt
 
 def precheck(tool: str, argv: Optional[Sequence[str]] = None) -> None:
     """The pre-step of ``tools/train.py`` (``tool='train'``), ``tools/test.py`` (``'test'``)
-    and ``tools/multi_seed.py`` (``'multi_seed'``): exits (``SystemExit``) with :func:`run`'s code
-    when it returns one."""
+    and ``tools/multi_seed.py`` (``'multi_seed'``): exits (``SystemExit``) with
+    :func:`run`'s code when it returns one."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if tool == 'multi_seed':  # trains (train + val); with --test also tests each seed
         tool = 'all' if '--test' in argv else 'train'
     code = run(tool, argv)
     if code is not None:
         raise SystemExit(code)
+
+
+def precheck_configs(configs: Sequence[Optional[str]], cfg_options=None,
+                     scope: str = 'train') -> None:
+    """:func:`report` for several configs (one block each), then ``SystemExit(1)`` if any
+    has a problem: ``tools/analysis_tools/evidence.py`` before it measures and trains,
+    ``benchmark.py`` (``scope='model'``) before it builds the models. ``cfg_options``: a
+    dict (``DictAction``'s) or ``key=value`` strings; config names that are not files
+    (presets) are skipped."""
+    if os.environ.get(SKIP_ENV, '') not in ('', '0'):
+        return
+    if cfg_options and not isinstance(cfg_options, dict):
+        try:
+            cfg_options = _parse(['x', '--cfg-options', *cfg_options]).cfg_options
+        except _ArgError:
+            return
+    codes = [report(c, cfg_options or None, scope) for c in configs if c and osp.isfile(c)]
+    if any(code == 1 for code in codes):
+        raise SystemExit(1)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

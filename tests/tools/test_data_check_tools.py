@@ -227,3 +227,28 @@ def test_launcher_check_data_stops_before_torchrun(tmp_path):
                       '--check-data'], tmp_path, REPL_MM_ALLOW_CPU_DIST='1')
     assert code == 0 and out.count('is in place') == 1, out
     assert 'torch.distributed' not in out and not (tmp_path / 'work_dirs').exists()
+
+
+def test_benchmark_and_evidence_tools_check_first(tmp_path, capsys, monkeypatch):
+    """The analysis tools that read data: benchmark.py with the LM config (the model reads
+    wiki.train.tokens), benchmark_lm.py --vocab-from, evidence.py before it measures."""
+    from repl_mm.testing.tools import load_tool
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('WIKITEXT2_ROOT', raising=False)
+    lm = osp.join(CFG, 'transformer-lm-12l_repl_wikitext2.py')
+    with pytest.raises(SystemExit) as e:
+        load_tool('tools/analysis_tools/benchmark.py').main([lm, '--no-time'])
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and f'{tmp_path}/data/wikitext-2/' in err, err
+    assert 'model.vocab_from=/path/to/wikitext-2/wiki.train.tokens' in err
+    with pytest.raises(SystemExit) as e:
+        load_tool('tools/analysis_tools/benchmark_lm.py').main(['--vocab-from', 'w.tokens'])
+    assert f'{tmp_path}/w.tokens: not found' in str(e.value)
+    (tmp_path / 'bad.py').write_text(
+        f"_base_ = {osp.join(CFG, 'cifar-resnet32_repl_svhn.py')!r}\n")
+    with pytest.raises(SystemExit) as e:
+        load_tool('tools/analysis_tools/evidence.py').main(
+            ['--configs', str(tmp_path / 'bad.py'), '--work-dir', str(tmp_path / 'w')])
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and f'{tmp_path}/data/svhn/' in err, err
+    assert not (tmp_path / 'w').exists()  # nothing measured or trained

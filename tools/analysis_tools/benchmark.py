@@ -71,6 +71,9 @@ def main(argv=None):
         run_benchmark,
         save_json,
     )
+    from repl_mm.datasets.check import precheck_configs  # issue 29: what the models read
+    precheck_configs([args.repl], args.cfg_options, scope='model')
+    precheck_configs([args.e2e], args.e2e_cfg_options, scope='model')
     if args.threads:
         torch.set_num_threads(args.threads)
     repl = load_spec(args.repl, args.cfg_options, args.input_size)

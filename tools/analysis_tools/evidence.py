@@ -427,6 +427,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    if not args.measure_only:  # issue 29: every config's data, before measuring and training
+        from repl_mm.datasets.check import precheck_configs
+        precheck_configs(args.configs, args.cfg_options)
     # cost first, on an idle machine; its step times also order the concurrent trainings
     rows, machine = measure(args.configs, args.batch_size, args.reps, args.warmup)
     accuracy = {}
