@@ -42,6 +42,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os.path as osp  # noqa: E402
 import re  # noqa: E402
+import time  # noqa: E402
 from importlib.util import find_spec  # noqa: E402
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple  # noqa: E402
 
@@ -94,8 +95,9 @@ class Problem(NamedTuple):
     """One thing wrong with the data of a config.
 
     Attributes:
-        kind (str): ``'missing'`` (a path that does not exist) or ``'wrong'`` (exists but is
-            empty, of another task, unlabelled, or disagrees with the model).
+        kind (str): ``'missing'`` (a path that does not exist), ``'wrong'`` (exists but is
+            empty, of another task or unlabelled), ``'classes'`` (the class count differs
+            from the model's ``num_classes``) or ``'ok'`` (checked, fine).
         path (str): the full path concerned ('' when none, e.g. a missing Python package).
         what (str): one short sentence.
         dtype (str): the dataset type (``'CocoDataset'``).
@@ -233,7 +235,7 @@ class _Ctx:
 # ---------------------------------------------------------------------------------------
 # per dataset type
 
-def _check_coco(c: _Ctx, model_classes: Optional[int]) -> Optional[int]:
+def _check_coco(c: _Ctx) -> Optional[int]:
     c.need_root()
     ann = _join(c.root, c.ds.get('ann_file', ''))
     img_dir = _join(c.root, _prefix(c.ds, 'img', 'img_path'))
@@ -496,7 +498,7 @@ CHECKERS = {
 }
 
 
-def _check_dataset(key: str, ds: dict, model_classes: Optional[int],
+def _check_dataset(key: str, ds: dict, model_classes: Optional[Tuple[str, int]],
                    dry: bool = False) -> List[Problem]:
     dtype = _type_name(ds)
     kind = CHECKERS.get(dtype)
@@ -509,7 +511,7 @@ def _check_dataset(key: str, ds: dict, model_classes: Optional[int],
     c = _Ctx(key, ds, dtype)
     c.dry = dry  # a loader the tool does not use: only its layout and keys
     if kind == 'coco':
-        n = _check_coco(c, model_classes)
+        n = _check_coco(c)
     elif kind == 'seg':
         n = _check_seg(c)
     elif kind == 'custom':
@@ -524,10 +526,12 @@ def _check_dataset(key: str, ds: dict, model_classes: Optional[int],
         n = _check_wikitext2(c)
     else:
         n = _check_digits(c)
-    if n is not None and model_classes is not None and n != model_classes \
+    if n is not None and model_classes is not None and n != model_classes[1] \
             and not any(p.kind == 'missing' for p in c.problems):
-        c.add('wrong', '', f'{dtype} has {n} classes but the model\'s num_classes is '
-              f'{model_classes}')
+        head, m = model_classes
+        c.problems.append(Problem('classes', '', f'{dtype} has {n} classes but the model\'s '
+                                  f'num_classes is {m} ({head})', dtype, c.root,
+                                  ((head, str(n)), )))
     expected = tuple(dict.fromkeys(c.expected))
     if dry:
         c.problems = []
@@ -550,14 +554,16 @@ def iter_datasets(ds, key: str) -> Iterator[Tuple[str, dict]]:
         yield key, ds
 
 
-def _model_classes(model) -> Optional[int]:
-    """The number of classes the model predicts (head / bbox_head / decode_head)."""
+def _model_classes(model) -> Optional[Tuple[str, int]]:
+    """``(config key, number)`` of the classes the model predicts (head / bbox_head /
+    decode_head)."""
     if not isinstance(model, dict):
         return None
     for head in ('head', 'bbox_head', 'decode_head'):
         h = model.get(head)
-        if isinstance(h, dict) and isinstance(h.get('num_classes'), int):
-            return h['num_classes']
+        if isinstance(h, dict) and isinstance(h.get('num_classes'), int) \
+                and not isinstance(h.get('num_classes'), bool):
+            return f'model.{head}.num_classes', h['num_classes']
     return None
 
 
@@ -663,6 +669,8 @@ def format_problems(problems: Sequence[Problem], config: str,
         title, guide = GUIDES.get(dtype, (dtype, 'the dataset\'s documentation'))
         root = next((p.root for p in group if p.root), '')
         state = 'not found' if all(p.kind == 'missing' for p in bad) else 'not usable'
+        if all(p.kind == 'classes' for p in bad):
+            state = 'does not fit the model'
         lines = [f'[data check] {config}: {title} data ({dtype}) {state}:']
         shown = list(dict.fromkeys(
             f'{p.path}: {p.what}' if p.path else p.what for p in bad))
@@ -670,13 +678,19 @@ def format_problems(problems: Sequence[Problem], config: str,
             lines.append(f'  {"missing" if state == "not found" else "problem"}: {s}')
         if len(shown) > 3:
             lines.append(f'  ... and {len(shown) - 3} more under the same root')
+        if state == 'does not fit the model':
+            fix = ' '.join(f'{k}={v}' for p in bad for k, v in p.keys)
+            lines.append(f'  fix: --cfg-options {fix} (or the dataset\'s metainfo.classes); '
+                         f'check again without training: {check_cmd}')
+            blocks.append('\n'.join(lines))
+            continue
         expected = list(dict.fromkeys(e for p in group for e in p.expected))
         if expected:
             lines.append(f'  expected: {root or "."}'
                          + ('' if root.endswith('/') or not root else '/')
                          + ' with ' + ', '.join(expected[:6])
                          + (' ...' if len(expected) > 6 else ''))
-        keys = list(dict.fromkeys(k for p in group for k in p.keys))
+        keys = list(dict.fromkeys(k for p in group if p.kind != 'classes' for k in p.keys))
         if keys:
             opts = []
             for k, v in keys:
@@ -777,6 +791,8 @@ def report(config: str, cfg_options: Optional[dict] = None, scope: str = 'train'
     if problems:
         if _rank() == '0':
             print(format_problems(found, config, check_cmd), file=sys.stderr, flush=True)
+        else:
+            time.sleep(2)  # the other ranks stop too, after rank 0 has printed
         return 1
     if check_data:
         if _rank() == '0':

@@ -111,7 +111,12 @@ def test_coco_wrong(coco, case, needle):
     else:
         _touch(coco + 'annotations/train.json', b'not json')
     text = format_problems(check_cfg(cfg, 'train'), 'cfg.py')
-    assert needle in text and 'not usable' in text, text
+    assert needle in text, text
+    if case == 'classes':
+        assert 'does not fit the model' in text and len(text.splitlines()) == 3
+        assert 'fix: --cfg-options model.bbox_head.num_classes=80 ' in text
+    else:
+        assert 'not usable' in text
 
 
 def test_coco_metainfo_classes(coco):
@@ -314,7 +319,7 @@ def test_file_lists_match_the_dataset_classes():
     assert WikiText2.FILE == CHECK['WIKITEXT2_FILE']
 
 
-def test_skip_switch_and_unreadable_input(tmp_path, monkeypatch):
+def test_skip_switch_and_unreadable_input(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / 'c.py'
     cfg.write_text(f"train_dataloader = dict(dataset=dict(type='SVHN', data_root="
                    f"'{tmp_path}/svhn', split='train'))\n")
@@ -329,4 +334,8 @@ def test_skip_switch_and_unreadable_input(tmp_path, monkeypatch):
     assert CHECK['run']('train', [str(tmp_path / 'missing.py'), '--check-data']) == 1
     # other ranks stay quiet (rank 0 prints), all stop
     monkeypatch.setenv('RANK', '1')
+    monkeypatch.setitem(CHECK['report'].__globals__, 'time', type('T', (), {
+        'sleep': staticmethod(lambda s: None)}))
+    capsys.readouterr()
     assert CHECK['run']('train', [str(cfg)]) == 1
+    assert capsys.readouterr().err == ''
