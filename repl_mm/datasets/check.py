@@ -296,6 +296,8 @@ def _coco_summary(path: str, full_limit: int = 64 << 20) -> Optional[dict]:
             task = 'panoptic'
         elif 'caption' in first:
             task = 'captions'
+        elif 'keypoints' in first:
+            task = 'keypoints'
         elif anns and 'bbox' not in first:
             task = 'annotation (no "bbox")'
         elif cats is None and anns:
@@ -315,6 +317,8 @@ def _coco_summary(path: str, full_limit: int = 64 << 20) -> Optional[dict]:
         task = 'panoptic'
     elif '"caption"' in tail and '"bbox"' not in tail:
         task = 'captions'
+    elif '"keypoints"' in tail:
+        task = 'keypoints'
     names = None
     at = tail.rfind('"categories"')
     if at >= 0:

@@ -41,6 +41,8 @@ def _coco_json(path, task='instances', n_cats=80, names=None, file_name='a.jpg')
         ann['bbox'] = [0, 0, 4, 4]
     elif task == 'captions':
         ann['caption'] = 'a dog'
+    elif task == 'keypoints':
+        ann.update(bbox=[0, 0, 4, 4], keypoints=[1, 1, 2] * 17, num_keypoints=17)
     data = dict(images=[dict(id=1, file_name=file_name, width=8, height=8)],
                 annotations=[ann])
     if task != 'captions':
@@ -93,6 +95,7 @@ def test_coco_missing_root_is_one_block_with_every_key(tmp_path):
 
 @pytest.mark.parametrize('case,needle', [
     ('captions', 'captions'),
+    ('keypoints', 'a COCO keypoints file'),
     ('empty_dir', 'the folder is empty'),
     ('other_images', 'image named in train.json not found'),
     ('classes', "has 80 classes but the model's num_classes is 3"),
@@ -100,8 +103,8 @@ def test_coco_missing_root_is_one_block_with_every_key(tmp_path):
 ])
 def test_coco_wrong(coco, case, needle):
     cfg = _coco_cfg(coco)
-    if case == 'captions':
-        _coco_json(coco + 'annotations/train.json', task='captions')
+    if case in ('captions', 'keypoints'):
+        _coco_json(coco + 'annotations/train.json', task=case, names=['person'])
     elif case == 'empty_dir':
         os.remove(coco + 'train/a.jpg')
     elif case == 'other_images':
@@ -131,9 +134,10 @@ def test_coco_large_file_is_sampled(coco):
     is 450 MB): categories, the task and the first file names still come out."""
     s = CHECK['_coco_summary'](coco + 'annotations/train.json', full_limit=10)
     assert s['task'] == '' and s['file_names'] == ['a.jpg'] and len(s['categories']) == 80
-    _coco_json(coco + 'annotations/cap.json', task='captions')
-    assert CHECK['_coco_summary'](coco + 'annotations/cap.json', full_limit=10)['task'] \
-        == 'captions'
+    for task in ('captions', 'keypoints'):
+        _coco_json(coco + f'annotations/{task}.json', task=task)
+        assert CHECK['_coco_summary'](coco + f'annotations/{task}.json',
+                                      full_limit=10)['task'] == task
 
 
 def _city(root, labels=True):

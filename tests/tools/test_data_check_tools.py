@@ -252,3 +252,25 @@ def test_benchmark_and_evidence_tools_check_first(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert e.value.code == 1 and f'{tmp_path}/data/svhn/' in err, err
     assert not (tmp_path / 'w').exists()  # nothing measured or trained
+
+
+@pytest.mark.parametrize('launcher,args', [
+    ('slurm_train.sh', ['part', 'job', '{cfg}', 'work']),
+    ('slurm_test.sh', ['part', 'job', '{cfg}', 'ckpt.pth']),
+])
+def test_slurm_launch_checks_before_srun(launcher, args, tmp_path):
+    """slurm_*.sh check on the submit node: missing data stops before srun queues a job;
+    with REPL_MM_SKIP_DATA_CHECK=1 (a node without the data mount) srun is reached."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(f'#!/bin/sh\ntouch {tmp_path}/srun_called\n')
+    (bin_dir / 'srun').chmod(0o755)
+    cfg = osp.join(CFG, 'cifar-resnet32_repl_svhn.py')
+    cmd = ['bash', osp.join(ROOT, 'tools', launcher)] + [a.format(cfg=cfg) for a in args]
+    path = f'{bin_dir}:{os.environ["PATH"]}'
+    code, out = _run(cmd, tmp_path, PATH=path)
+    assert code == 1 and out.count('[data check]') == 1, out
+    assert f'{tmp_path}/data/svhn/: the data_root folder does not exist' in out
+    assert 'Traceback' not in out and not (tmp_path / 'srun_called').exists()
+    code, out = _run(cmd, tmp_path, PATH=path, REPL_MM_SKIP_DATA_CHECK='1')
+    assert code == 0 and (tmp_path / 'srun_called').exists(), out
