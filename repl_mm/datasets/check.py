@@ -749,6 +749,14 @@ def _parse(argv: Sequence[str]):
     p.add_argument('--no-validate', action='store_true')
     p.add_argument('--check-data', action='store_true')
     p.add_argument('--launcher', default='none')
+    # the value-taking options of tools/train.py, test.py and multi_seed.py, so that their
+    # values are not taken for the config when they come first
+    for opt in ('--work-dir', '--out', '--show-dir', '--wait-time', '--out-item', '--interval',
+                '--local_rank', '--local-rank', '--nproc', '--master-port', '--digits'):
+        p.add_argument(opt)
+    p.add_argument('--resume', nargs='?', const='auto')
+    for opt in ('--seeds', '--metrics'):
+        p.add_argument(opt, nargs='+')
     args, _ = p.parse_known_args(list(argv))
     return args
 

@@ -328,6 +328,11 @@ def test_skip_switch_and_unreadable_input(tmp_path, monkeypatch, capsys):
     cfg.write_text(f"train_dataloader = dict(dataset=dict(type='SVHN', data_root="
                    f"'{tmp_path}/svhn', split='train'))\n")
     assert CHECK['run']('train', [str(cfg)]) == 1
+    # options before the config (their values are not the config)
+    assert CHECK['run']('train', ['--work-dir', 'w', '--resume', 'x.pth', str(cfg)]) == 1
+    with pytest.raises(SystemExit) as e:
+        CHECK['precheck']('multi_seed', ['--seeds', '0', '1', '--nproc', '2', str(cfg)])
+    assert e.value.code == 1
     monkeypatch.setenv('REPL_MM_SKIP_DATA_CHECK', '1')
     assert CHECK['run']('train', [str(cfg)]) is None
     monkeypatch.delenv('REPL_MM_SKIP_DATA_CHECK')
