@@ -135,6 +135,12 @@ CASES = {
                                 ['ckpt.pth'],
                                 ['{tmp}/data/imagenet/val/: images without labels',
                                  'meta/val.txt']),
+    'imagenet-meta-of-another-format': ('test.py', 'resnet50-v1c_repl_imagenet.py',
+                                        lambda t: _touch(t / 'data/imagenet/meta/val.txt',
+                                                         b'ILSVRC2012_val_00000001.JPEG\n'),
+                                        ['ckpt.pth'],
+                                        ['{tmp}/data/imagenet/meta/val.txt: lines must read '
+                                         '"<image path> <class index>"']),
     'cityscapes-no-label-maps': ('train.py', 'deeplabv3_r50_repl_cityscapes.py',
                                  _cityscapes_polygons_only, [],
                                  ['{tmp}/data/cityscapes/gtFine/train/ulm/ulm_000000_000019_'
@@ -274,3 +280,13 @@ def test_slurm_launch_checks_before_srun(launcher, args, tmp_path):
     assert 'Traceback' not in out and not (tmp_path / 'srun_called').exists()
     code, out = _run(cmd, tmp_path, PATH=path, REPL_MM_SKIP_DATA_CHECK='1')
     assert code == 0 and (tmp_path / 'srun_called').exists(), out
+
+
+def test_digits_check_data():
+    """DigitsDataset (the evidence configs) reads scikit-learn's bundled digits: in place
+    wherever sklearn is installed."""
+    if __import__('importlib').util.find_spec('sklearn') is None:
+        pytest.skip('scikit-learn not installed')
+    config = osp.join(CFG, 'evidence', 'cifar-resnet32_repl_digits.py')
+    code, out = _run(_tool('train.py') + [config, '--check-data'], ROOT)
+    assert code == 0 and 'is in place' in out, out
