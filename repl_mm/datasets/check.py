@@ -333,16 +333,32 @@ def _check_seg(c: _Ctx) -> Optional[int]:
                           else '.jpg')
     seg_suffix = c.ds.get('seg_map_suffix', '_gtFine_labelTrainIds.png'
                           if c.dtype == 'CityscapesDataset' else '.png')
+    prefix = c.ds.get('data_prefix')
+    # mmseg's default data_prefix has seg_map_path=''; a dict without it means no labels
+    labelled = not isinstance(prefix, dict) or 'seg_map_path' in prefix
     img_dir = _join(c.root, _prefix(c.ds, 'img_path'))
     seg_dir = _join(c.root, _prefix(c.ds, 'seg_map_path'))
     ok_img = c.need_dir(img_dir, 'data_prefix.img_path', what=f'*{img_suffix}')
-    ok_seg = c.need_dir(seg_dir, 'data_prefix.seg_map_path', what=f'*{seg_suffix}')
-    if c.ds.get('ann_file'):
-        c.need_file(_join(c.root, c.ds['ann_file']), 'ann_file')
+    ok_seg = c.need_dir(seg_dir, 'data_prefix.seg_map_path', what=f'*{seg_suffix}') \
+        if labelled else True
+    ann = _join(c.root, c.ds['ann_file']) if c.ds.get('ann_file') else ''
+    if ann and not c.need_file(ann, 'ann_file'):
+        return None
     if not (ok_img and ok_seg):
         return None
-    imgs = [osp.relpath(osp.join(d, f), img_dir) for d, _, fs in os.walk(img_dir)
-            for f in fs if f.endswith(img_suffix)]
+    if ann:  # the image list: names without the suffix, one a line
+        with open(ann, encoding='utf-8', errors='replace') as f:
+            imgs = [ln.strip() + img_suffix for ln, _ in zip(f, range(200)) if ln.strip()]
+        absent = [i for i in imgs if not osp.isfile(osp.join(img_dir, i))]
+        if absent:
+            c.add('wrong', osp.join(img_dir, absent[0]), f'{len(absent)} of the first '
+                  f'{len(imgs)} images listed in {osp.basename(ann)} not found',
+                  'data_prefix.img_path')
+    else:
+        imgs = [osp.relpath(osp.join(d, f), img_dir) for d, _, fs in os.walk(img_dir)
+                for f in fs if f.endswith(img_suffix)]
+    if not labelled:
+        return DEFAULT_CLASSES.get(c.dtype)
     if not imgs:
         c.add('wrong', _dir(img_dir), f'no *{img_suffix} image in the folder',
               'data_prefix.img_path')

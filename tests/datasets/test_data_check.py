@@ -160,6 +160,16 @@ def test_cityscapes(tmp_path):
     _city(root)
     assert _problems(_city_cfg(root)) == []
     assert "num_classes is 20" in format_problems(check_cfg(_city_cfg(root, 20)), 'c.py')
+    # an image list (ann_file) names the images; a data_prefix without seg_map_path: no labels
+    _touch(f'{root}/val.txt', b'aachen/aachen_000000_000019\n')
+    cfg = _city_cfg(root)
+    cfg['val_dataloader']['dataset']['ann_file'] = 'val.txt'
+    assert _problems(cfg) == []
+    _touch(f'{root}/val.txt', b'aachen/aachen_000000_000020\n')
+    assert 'images listed in val.txt not found' in _problems(cfg, 'train')[0].what
+    unlabelled = dict(type='CityscapesDataset', data_root=root,
+                      data_prefix=dict(img_path='leftImg8bit/val'))
+    assert _problems(_loaders(unlabelled)) == []
     _city(str(tmp_path / 'raw'), labels=False)
     text = format_problems(check_cfg(_city_cfg(str(tmp_path / 'raw')), 'train'), 'c.py')
     assert 'aachen_000000_000019_gtFine_labelTrainIds.png: 1 of 1 images have no label map' \
