@@ -411,6 +411,10 @@ def _check_custom(c: _Ctx) -> Optional[int]:
                                     for p in lines):
             c.add('wrong', ann, 'lines must read "<image path> <class index>" (an annotation '
                   'file of another format or task?)', 'ann_file')
+        elif with_label and n_classes and max(int(p[-1]) for p in lines) >= n_classes:
+            c.add('wrong', ann, f'class index {max(int(p[-1]) for p in lines)} in its first '
+                  f'lines, but {c.dtype} has {n_classes} classes (0-{n_classes - 1})',
+                  'ann_file')
         elif osp.isdir(img_dir):
             names = [' '.join(p[:-1]) if with_label else ' '.join(p) for p in lines[:3]]
             if not any(osp.exists(osp.join(img_dir, n)) for n in names):

@@ -195,6 +195,8 @@ def test_imagenet_folder_and_ann_file_forms(tmp_path):
     assert _problems(_imagenet_cfg(root), 'train') == []
     _touch(f'{root}/meta/val.txt', b'ILSVRC2012_val_00000001.JPEG\n')  # no label column
     assert 'lines must read' in _problems(_imagenet_cfg(root), 'train')[0].what
+    _touch(f'{root}/meta/val.txt', b'ILSVRC2012_val_00000001.JPEG 1000\n')
+    assert 'class index 1000' in _problems(_imagenet_cfg(root), 'train')[0].what
     _touch(f'{root}/meta/val.txt', b'other/x.JPEG 1\n')
     assert 'not found' in _problems(_imagenet_cfg(root), 'train')[0].what
     os.rmdir(f'{root}/train/n00000999')
