@@ -19,6 +19,7 @@ backbone switches to its deploy form); a training checkpoint with a deploy confi
 import argparse
 import functools
 import os
+import runpy
 import sys
 from typing import Optional, Sequence
 
@@ -26,10 +27,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # >>> data check (issue 29): before torch / the toolboxes are imported, once per run (rank 0
 # prints); exit 1 on missing or wrong data, --check-data exits 0/1 (repl_mm/datasets/check.py)
+DATA_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'repl_mm', 'datasets', 'check.py')
 if __name__ == '__main__':
-    import runpy
-    runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                'repl_mm', 'datasets', 'check.py'))['precheck']('test')
+    runpy.run_path(DATA_CHECK)['precheck']('test')
 # <<< data check
 
 import mmengine  # noqa: E402
@@ -89,8 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Runs the test loop; returns its metrics."""
     args = parse_args(argv)
     if args.check_data:  # in-process callers; the script stops in the data check above
-        from repl_mm.datasets.check import precheck
-        precheck('test', argv)
+        runpy.run_path(DATA_CHECK)['precheck']('test', argv)
     cfg = load_config(args.config, args.cfg_options)
     merge_test_args(cfg, args)
     runner = build_runner(cfg)

@@ -15,6 +15,7 @@ random state (docs/training.md). See :mod:`repl_mm.runtime`.
 """
 import argparse
 import os
+import runpy
 import sys
 from typing import Optional, Sequence
 
@@ -22,10 +23,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # >>> data check (issue 29): before torch / the toolboxes are imported, once per run (rank 0
 # prints); exit 1 on missing or wrong data, --check-data exits 0/1 (repl_mm/datasets/check.py)
+DATA_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'repl_mm', 'datasets', 'check.py')
 if __name__ == '__main__':
-    import runpy
-    runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                'repl_mm', 'datasets', 'check.py'))['precheck']('train')
+    runpy.run_path(DATA_CHECK)['precheck']('train')
 # <<< data check
 
 from mmengine.config import DictAction  # noqa: E402
@@ -66,8 +67,7 @@ def main(argv: Optional[Sequence[str]] = None):
     """Runs training; returns the Runner (for callers that run it in-process)."""
     args = parse_args(argv)
     if args.check_data:  # in-process callers; the script stops in the data check above
-        from repl_mm.datasets.check import precheck
-        precheck('train', argv)
+        runpy.run_path(DATA_CHECK)['precheck']('train', argv)
     cfg = load_config(args.config, args.cfg_options)
     merge_train_args(cfg, args)
     runner = build_runner(cfg)

@@ -290,3 +290,21 @@ def test_digits_check_data():
     config = osp.join(CFG, 'evidence', 'cifar-resnet32_repl_digits.py')
     code, out = _run(_tool('train.py') + [config, '--check-data'], ROOT)
     assert code == 0 and 'is in place' in out, out
+
+
+def test_check_data_in_process(tmp_path, capsys, monkeypatch):
+    """main([... '--check-data']) of tools/train.py and test.py (callers that import the
+    tools): it checks and exits, never trains or tests."""
+    from repl_mm.testing.tools import load_tool
+    monkeypatch.chdir(tmp_path)
+    config = osp.join(CFG, 'vit-tiny-p8_repl_stl10.py')
+    for tool, args in (('train', []), ('test', ['ckpt.pth'])):
+        with pytest.raises(SystemExit) as e:
+            load_tool(f'tools/{tool}.py').main([config, *args, '--check-data'])
+        assert e.value.code == 1
+        assert f'{tmp_path}/data/stl10/: the data_root folder' in capsys.readouterr().err
+    _stl10(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        load_tool('tools/train.py').main([config, '--check-data'])
+    assert e.value.code == 0 and 'is in place' in capsys.readouterr().out
+    assert not (tmp_path / 'work_dirs').exists()
