@@ -43,6 +43,7 @@ import json  # noqa: E402
 import os.path as osp  # noqa: E402
 import re  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from importlib.util import find_spec  # noqa: E402
 from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple  # noqa: E402
 
@@ -703,7 +704,7 @@ def format_problems(problems: Sequence[Problem], config: str,
         if len(shown) > 3:
             lines.append(f'  ... and {len(shown) - 3} more under the same root')
         if state == 'does not fit the model':
-            fix = ' '.join(f'{k}={v}' for p in bad for k, v in p.keys)
+            fix = ' '.join(dict.fromkeys(f'{k}={v}' for p in bad for k, v in p.keys))
             lines.append(f'  fix: --cfg-options {fix} (or the dataset\'s metainfo.classes); '
                          f'check again without training: {check_cmd}')
             blocks.append('\n'.join(lines))
@@ -738,7 +739,9 @@ def load_cfg(config: str, cfg_options: Optional[dict] = None):
     """The config as the tools see it (``--cfg-options`` merged), without importing its
     ``custom_imports`` (no torch / toolbox import)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(config, import_custom_modules=False)
+    with warnings.catch_warnings():  # mmengine's pkg_resources import: not the user's concern
+        warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+        cfg = Config.fromfile(config, import_custom_modules=False)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
