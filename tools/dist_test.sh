@@ -16,6 +16,10 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
 # stop at once when torch sees no GPU, unless REPL_MM_ALLOW_CPU_DIST=1 (CPU processes, gloo)
 "$PYTHON" "$(dirname "$0")/../repl_mm/envcheck.py" check-dist pytorch
+# >>> data check (issue 29): once, before torchrun starts a worker; --check-data stops here
+"$PYTHON" "$(dirname "$0")/../repl_mm/datasets/check.py" test "$CONFIG" "${@:4}" || exit $?
+case " ${*:4} " in *" --check-data "*) exit 0 ;; esac
+# <<< data check
 
 # SIGTERM / SIGINT / SIGUSR1 to this script reach every worker (tools/launcher_signals.sh): a
 # test run stops at once, and no process of the run is left

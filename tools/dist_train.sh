@@ -17,6 +17,10 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
 # stop at once when torch sees no GPU, unless REPL_MM_ALLOW_CPU_DIST=1 (CPU processes, gloo)
 "$PYTHON" "$(dirname "$0")/../repl_mm/envcheck.py" check-dist pytorch
+# >>> data check (issue 29): once, before torchrun starts a worker; --check-data stops here
+"$PYTHON" "$(dirname "$0")/../repl_mm/datasets/check.py" train "$CONFIG" "${@:3}" || exit $?
+case " ${*:3} " in *" --check-data "*) exit 0 ;; esac
+# <<< data check
 
 # SIGTERM / SIGINT / SIGUSR1 to this script reach every worker (tools/launcher_signals.sh): a
 # train run saves a checkpoint at the next iteration, and no process of the run is left

@@ -29,6 +29,12 @@ from typing import Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+# >>> data check (issue 29): once, before any seed starts and before torch is imported
+if __name__ == '__main__':
+    import runpy
+    runpy.run_path(osp.join(ROOT, 'repl_mm', 'datasets', 'check.py'))['precheck']('multi_seed')
+# <<< data check
+
 from repl_mm.runtime.multi_seed import (  # noqa: E402
     FINAL_METRICS,
     format_pm,

@@ -16,6 +16,11 @@ PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
 # the GPU check runs on the compute nodes (train.py/test.py --launcher slurm refuse to start
 # when torch sees no GPU there, unless REPL_MM_ALLOW_CPU_DIST=1), not on this submit node
 PY_ARGS=("${@:5}")
+# >>> data check (issue 29): once, on this node, before srun starts a task (skip it with
+# REPL_MM_SKIP_DATA_CHECK=1 where this node does not see the data); --check-data stops here
+"$PYTHON" "$(dirname "$0")/../repl_mm/datasets/check.py" test "$CONFIG" "${@:5}" || exit $?
+case " ${*:5} " in *" --check-data "*) exit 0 ;; esac
+# <<< data check
 
 # SIGTERM / SIGINT to this script reach srun and every task (tools/launcher_signals.sh)
 export PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH

@@ -58,6 +58,11 @@ if [ -n "$REQUEUE" ] && [ -z "$HAS_RESUME" ] && [ -s "$WORK_DIR/last_checkpoint"
   echo "tools/slurm_train.sh: $WORK_DIR/last_checkpoint exists (requeued job, restart ${SLURM_RESTART_COUNT:-0}): resuming from it" >&2
   PY_ARGS+=(--resume)
 fi
+# >>> data check (issue 29): once, on this node, before srun starts a task (skip it with
+# REPL_MM_SKIP_DATA_CHECK=1 where this node does not see the data); --check-data stops here
+"$PYTHON" "$(dirname "$0")/../repl_mm/datasets/check.py" train "$CONFIG" "${PY_ARGS[@]}" || exit $?
+case " ${PY_ARGS[*]} " in *" --check-data "*) exit 0 ;; esac
+# <<< data check
 set -x
 
 export PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH

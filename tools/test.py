@@ -19,10 +19,19 @@ backbone switches to its deploy form); a training checkpoint with a deploy confi
 import argparse
 import functools
 import os
+import runpy
 import sys
 from typing import Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# >>> data check (issue 29): before torch / the toolboxes are imported, once per run (rank 0
+# prints); exit 1 on missing or wrong data, --check-data exits 0/1 (repl_mm/datasets/check.py)
+DATA_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'repl_mm', 'datasets', 'check.py')
+if __name__ == '__main__':
+    runpy.run_path(DATA_CHECK)['precheck']('test')
+# <<< data check
 
 import mmengine  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
@@ -66,6 +75,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--check-data', action='store_true',
+                        help='check that the data of train/val/test is in place (paths, '
+                        'layout, classes) and exit 0/1 without testing')
     args = parser.parse_args(argv)
     if args.out_item is not None and args.out is None:
         parser.error('--out-item needs --out FILE')
@@ -77,6 +89,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Runs the test loop; returns its metrics."""
     args = parse_args(argv)
+    if args.check_data:  # in-process callers; the script stops in the data check above
+        runpy.run_path(DATA_CHECK)['precheck']('test', argv)
     cfg = load_config(args.config, args.cfg_options)
     merge_test_args(cfg, args)
     runner = build_runner(cfg)

@@ -15,10 +15,19 @@ random state (docs/training.md). See :mod:`repl_mm.runtime`.
 """
 import argparse
 import os
+import runpy
 import sys
 from typing import Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# >>> data check (issue 29): before torch / the toolboxes are imported, once per run (rank 0
+# prints); exit 1 on missing or wrong data, --check-data exits 0/1 (repl_mm/datasets/check.py)
+DATA_CHECK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          'repl_mm', 'datasets', 'check.py')
+if __name__ == '__main__':
+    runpy.run_path(DATA_CHECK)['precheck']('train')
+# <<< data check
 
 from mmengine.config import DictAction  # noqa: E402
 
@@ -45,6 +54,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         'train_cfg.max_epochs=2 or key="[a,b]"; no white space inside a pair')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--check-data', action='store_true',
+                        help='check that the data of train/val/test is in place (paths, '
+                        'layout, classes) and exit 0/1 without training')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -56,6 +68,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None):
     """Runs training; returns the Runner (for callers that run it in-process)."""
     args = parse_args(argv)
+    if args.check_data:  # in-process callers; the script stops in the data check above
+        runpy.run_path(DATA_CHECK)['precheck']('train', argv)
     cfg = load_config(args.config, args.cfg_options)
     merge_train_args(cfg, args)
     # one run per work dir (rank 0), taken before anything is built (repl_mm.engine.runner)

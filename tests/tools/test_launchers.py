@@ -76,7 +76,8 @@ def test_train_py_pytorch_launcher_refuses_cpu(tmp_path):
     """tools/train.py --launcher pytorch (what slurm_train.sh runs on a node, with 'slurm')
     refuses before building the runner."""
     env = dict(os.environ, CUDA_VISIBLE_DEVICES='', RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
-               MASTER_ADDR='127.0.0.1', MASTER_PORT='29999')
+               MASTER_ADDR='127.0.0.1', MASTER_PORT='29999',
+               REPL_MM_SKIP_DATA_CHECK='1')  # no shapes data here: reach the GPU refusal
     env.pop('REPL_MM_ALLOW_CPU_DIST', None)
     proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'train.py'), TINY,
                            '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'w')],

@@ -16,6 +16,7 @@ Without ``E2E_CFG`` the twin is the RepL config with the stock backbone class.
 """
 import argparse
 import os
+import runpy
 import sys
 
 # the repository root (two levels up), so that the tool runs from a checkout
@@ -71,6 +72,11 @@ def main(argv=None):
         run_benchmark,
         save_json,
     )
+    # issue 29: the data the models read (model.vocab_from), checked first
+    check = runpy.run_path(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'repl_mm', 'datasets', 'check.py'))
+    check['precheck_configs']([args.repl], args.cfg_options, scope='model')
+    check['precheck_configs']([args.e2e], args.e2e_cfg_options, scope='model')
     if args.threads:
         torch.set_num_threads(args.threads)
     repl = load_spec(args.repl, args.cfg_options, args.input_size)

@@ -135,6 +135,10 @@ def format_report(res: Dict[str, Any]) -> str:
 
 def main(argv=None) -> Dict[str, Any]:
     args = parse_args(argv)
+    if args.vocab_from and not os.path.isfile(args.vocab_from):  # issue 29: one line
+        raise SystemExit(f'[data check] --vocab-from {os.path.abspath(args.vocab_from)}: not '
+                         'found; it is the word-level wiki.train.tokens (docs/language_model.md, '
+                         'section "Data"), or leave --vocab-from out for --vocab-size')
     res = run(args)
     print(format_report(res))
     if args.json:

@@ -33,6 +33,7 @@ import json
 import os
 import os.path as osp
 import re
+import runpy
 import shlex
 import subprocess
 import sys
@@ -427,6 +428,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    if not args.measure_only:  # issue 29: every config's data, before measuring and training
+        check = runpy.run_path(osp.join(ROOT, 'repl_mm', 'datasets', 'check.py'))
+        check['precheck_configs'](args.configs, args.cfg_options)
     # cost first, on an idle machine; its step times also order the concurrent trainings
     rows, machine = measure(args.configs, args.batch_size, args.reps, args.warmup)
     accuracy = {}
