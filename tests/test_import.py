@@ -1,5 +1,5 @@
 """What ``import repl_mm`` does: registers the RepL modules, installs the safe loader once, and
-imports none of repl_mm's runtime CLI code (the Runner-building ``repl_mm.runtime.runner``)."""
+imports none of repl_mm's runtime CLI code (the Runner-building ``repl_mm.engine.runner.build``)."""
 import subprocess
 import sys
 
@@ -7,9 +7,9 @@ CODE = r'''
 import sys
 import mmengine.runner.checkpoint as ckpt
 import repl_mm
-from repl_mm.runtime.checkpoint import is_installed
+from repl_mm.engine.fileio.safe_load import is_installed
 print('installed', is_installed())
-print('runner', 'repl_mm.runtime.runner' in sys.modules)
+print('runner', 'repl_mm.engine.runner.build' in sys.modules)
 print('scopes', sorted(repl_mm.AVAILABLE))
 import mmdet.registry
 print('registered', mmdet.registry.MODELS.get('ResNetRepL').__module__)

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from repl_mm.runtime.multi_seed import (  # noqa: E402
+from repl_mm.analysis.multi_seed import (  # noqa: E402
     FINAL_METRICS,
     format_pm,
     read_test_metrics,

@@ -8,7 +8,7 @@ _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 
 # Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
-# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
 

@@ -1,4 +1,4 @@
-"""Safe checkpoint loading (repl_mm.runtime.checkpoint): mmengine training state loads with
+"""Safe checkpoint loading (repl_mm.engine.fileio.safe_load): mmengine training state loads with
 weights_only=True; a file carrying any other pickled object is refused before its code runs."""
 import collections
 import os
@@ -12,7 +12,7 @@ from mmengine.runner import checkpoint as ckpt_mod
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import repl_mm.runtime  # noqa: F401  installs the safe loading
-from repl_mm.runtime.checkpoint import (
+from repl_mm.engine.fileio.safe_load import (
     UnsafeCheckpointError,
     is_installed,
     safe_globals,
@@ -62,7 +62,7 @@ def _mmengine_like_state():
 def test_installed_on_import():
     assert is_installed()
     assert CheckpointLoader._get_checkpoint_loader('/x.pth') is ckpt_mod.load_from_local
-    assert ckpt_mod.load_url.__module__ == 'repl_mm.runtime.checkpoint'
+    assert ckpt_mod.load_url.__module__ == 'repl_mm.engine.fileio.safe_load'
 
 
 def test_mmengine_state_round_trips(tmp_path):

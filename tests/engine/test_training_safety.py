@@ -1,5 +1,5 @@
 """Training never loses work (issue 12), by fault injection on a tiny mmengine run
-(tests/runtime/tiny_run.py: 16 randomly augmented samples, 4 iterations per epoch):
+(tests/engine/tiny_run.py: 16 randomly augmented samples, 4 iterations per epoch):
 
 * SIGKILL while a checkpoint is half written, ``max_keep_ckpts=1``: the previous checkpoint
   survives and resume ends with the weights of an uninterrupted run;
@@ -20,8 +20,8 @@ import sys
 import pytest
 import torch
 
-from repl_mm.runtime import NoLoadableCheckpointError, safe_torch_load
-from repl_mm.runtime.resume import find_resume_checkpoint
+from repl_mm.engine import NoLoadableCheckpointError, safe_torch_load
+from repl_mm.engine.runner.resume import find_resume_checkpoint
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(HERE))
@@ -153,7 +153,7 @@ def test_no_loadable_checkpoint_refuses_to_train_over_them(tmp_path):
 
 
 def test_empty_work_dir_starts_from_scratch(tmp_path, monkeypatch):
-    from repl_mm.runtime import resume
+    from repl_mm.engine.runner import resume
     logged = []
     monkeypatch.setattr(resume, 'print_log', lambda msg, **kw: logged.append(msg))
     assert find_resume_checkpoint(str(tmp_path)) is None
@@ -168,7 +168,7 @@ def test_nan_loss_stops_with_error_and_keeps_good_checkpoints(tmp_path):
                        **EPOCHS)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('repl_mm.runtime.hooks.NonFiniteLossError: Non-finite loss at '
+    assert last.startswith('repl_mm.engine.hooks.NonFiniteLossError: Non-finite loss at '
                            'iteration 6 (epoch 2): loss=nan, loss_cls=nan (finite terms: '
                            'loss_reg='), last
     assert f'last good checkpoint is kept: {work / "epoch_1.pth"}' in last
@@ -183,7 +183,7 @@ def test_nan_loss_stops_with_error_and_keeps_good_checkpoints(tmp_path):
 def test_nan_hook_can_be_turned_off(tmp_path):
     from mmengine.config import Config
 
-    from repl_mm.runtime.hooks import add_default_hooks
+    from repl_mm.engine.hooks import add_default_hooks
     cfg = Config(dict(custom_hooks=[dict(type='NonFiniteLossHook', enabled=False)]))
     assert add_default_hooks(cfg) == ['RNGStateHook']
     runner = tiny_run.build_runner(str(tmp_path / 'w'), f'nan_off_{next(_RUNS)}', max_epochs=1,

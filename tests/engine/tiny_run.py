@@ -26,7 +26,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import repl_mm.runtime  # noqa: E402,F401  installs the safe loading / saving / resume
-from repl_mm.runtime.hooks import add_default_hooks  # noqa: E402
+from repl_mm.engine.hooks import add_default_hooks  # noqa: E402
 
 
 class AugmentedToySet(Dataset):
@@ -96,7 +96,7 @@ class KillAt(Hook):
 def kill_during_save_of(name: str) -> None:
     """Makes the crash-safe writer SIGKILL the process when the temporary file of checkpoint
     ``name`` is half written (truncated to half its size, then killed before the rename)."""
-    from repl_mm.runtime import safe_save
+    from repl_mm.engine.fileio import atomic as safe_save
     original = safe_save._sync
 
     def _sync(f):

@@ -10,14 +10,15 @@ from typing import List
 import pytest
 from mmengine.config import Config
 
-from repl_mm.runtime import config_checks, runner
-from repl_mm.runtime.config_checks import (
+from repl_mm.engine.runner import build as runner
+from repl_mm.engine.runner import config_checks
+from repl_mm.engine.runner.config_checks import (
     check_sync_bn,
     sync_bn_paths,
     unknown_cfg_option_keys,
     warn_unknown_cfg_options,
 )
-from repl_mm.runtime.hooks import DEFAULT_HOOKS, add_default_hooks
+from repl_mm.engine.hooks import DEFAULT_HOOKS, add_default_hooks
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

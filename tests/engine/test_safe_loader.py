@@ -22,7 +22,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as ckpt_mod
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from repl_mm.runtime.checkpoint import (
+from repl_mm.engine.fileio.safe_load import (
     MMENGINE_ORIGINALS,
     NotACheckpointError,
     UnsafeCheckpointError,
