@@ -19,7 +19,7 @@ from typing import Any
 from . import fileio, hooks  # noqa: F401  registers the schemes and the hooks
 from .fileio import (CorruptCheckpointError, NotACheckpointError, UnsafeCheckpointError,
                      safe_torch_load)
-from .hooks import NonFiniteLossError
+from .hooks import NonFiniteLossError, SafeCheckpointHook
 from .runner.repl_runner import ReplRunner
 from .runner.resume import NoLoadableCheckpointError
 
@@ -32,7 +32,7 @@ _LAZY = {
     'setup_scope': 'runner.scope',
 }
 
-__all__ = ['ReplRunner', 'CorruptCheckpointError', 'NotACheckpointError',
+__all__ = ['ReplRunner', 'SafeCheckpointHook', 'CorruptCheckpointError', 'NotACheckpointError',
            'UnsafeCheckpointError', 'NoLoadableCheckpointError', 'NonFiniteLossError',
            'safe_torch_load', *_LAZY]
 

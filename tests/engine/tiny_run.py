@@ -3,7 +3,8 @@
 A 16-sample dataset whose ``__getitem__`` draws from Python's ``random``, numpy's and torch's
 global generators (random flip, random crop offset, noise -- what RandomFlip /
 RandomResizedCrop do), a conv + linear classifier that reports two loss terms, and mmengine's
-Runner with repl_mm's hooks. Used in-process (:func:`build_runner`) and as a subprocess
+``ReplRunner`` (crash-safe saves, ``SafeCheckpointHook``, resume fallback) with repl_mm's
+hooks. Used in-process (:func:`build_runner`) and as a subprocess
 (``python tiny_run.py JSON``) that can be killed with SIGKILL during a save or mid-epoch.
 """
 import json
@@ -25,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import repl_mm.runtime  # noqa: E402,F401  installs the safe loading / saving / resume
+from repl_mm.engine import ReplRunner  # noqa: E402  safe loading / saving / resume
 from repl_mm.engine.hooks import add_default_hooks  # noqa: E402
 
 
@@ -144,6 +145,9 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
     cfg = Config(dict(custom_hooks=[]))
     if default_hooks:
         add_default_hooks(cfg)
+    else:  # ReplRunner adds the hooks a config lacks: these are present, turned off
+        cfg.custom_hooks = [dict(type='NonFiniteLossHook', enabled=False),
+                            dict(type='RNGStateHook', enabled=False)]
     hooks = list(cfg.custom_hooks)
     if kill_at_iter:
         hooks.append(KillAt(kill_at_iter, sigkill))
@@ -166,7 +170,7 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
                                                                   shuffle=False)),
                       val_cfg=dict(), val_evaluator=Evaluator(Score()))
     torch.manual_seed(1234)  # the model is built here, before the Runner seeds
-    return Runner(
+    return ReplRunner(
         model=ToyClassifier(nan_at_iter), work_dir=work_dir, experiment_name=name,
         train_dataloader=loader, train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
