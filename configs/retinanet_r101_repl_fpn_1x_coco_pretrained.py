@@ -9,6 +9,11 @@ custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 # resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
 
 data_root = '{{$COCO_ROOT:data/coco/}}'
 train_dataloader = dict(dataset=dict(data_root=data_root))

@@ -18,6 +18,10 @@ custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 # resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
 default_scope = 'mmseg'
 
 train_dataloader = dict(batch_size=16, num_workers=8)
@@ -29,4 +33,4 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=30000, val_interval=3000)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=3000, max_keep_ckpts=3))
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=3000, max_keep_ckpts=3))

@@ -12,9 +12,13 @@ custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets'], allow_failed_impo
 # resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
 default_scope = 'mmpretrain'
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     # keep the last three epochs (resume) plus the best one by the first metric (top-1)
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'))
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3, save_best='auto'))

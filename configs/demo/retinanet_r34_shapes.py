@@ -11,6 +11,10 @@ custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 # resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook')]
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
 
 data_root = '{{$SHAPES_ROOT:data/shapes_coco/}}'
 classes = ('rectangle', 'ellipse', 'triangle')
@@ -66,6 +70,6 @@ param_scheduler = [
 auto_scale_lr = dict(enable=False, base_batch_size=8)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=4),
-    checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1))
+    checkpoint=dict(type='SafeCheckpointHook', interval=max_epochs, max_keep_ckpts=1))
 log_processor = dict(window_size=4)
 randomness = dict(seed=0)

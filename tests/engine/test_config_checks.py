@@ -106,6 +106,9 @@ def test_build_runner_adds_default_hooks(monkeypatch):
     cfg = _cfg(default_scope='mmpretrain')
     runner.build_runner(cfg)
     assert [h['type'] for h in built[0].custom_hooks] == DEFAULT_HOOKS
+    # built through RUNNERS as ReplRunner, with mmengine's CheckpointHook made the safe one
+    assert built[0].runner_type == 'ReplRunner'
+    assert built[0].default_hooks['checkpoint'] == dict(type='SafeCheckpointHook', interval=1)
 
 
 PROJECT_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py'))
@@ -144,3 +147,7 @@ def test_every_project_config_inherits_the_safety_hooks(path):
 def test_config_loads_with_the_safety_hooks(name):
     cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
     assert [h['type'] for h in cfg.custom_hooks] == DEFAULT_HOOKS
+    # the runner and checkpoint hook that save crash-safely and resume from the newest
+    # loadable checkpoint, also under the toolboxes' own tools/train.py (issue 21)
+    assert cfg.runner_type == 'ReplRunner'
+    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'
