@@ -117,7 +117,8 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
                  num_workers: int = 0,
                  persistent_workers: bool = False, val: bool = False, save_best: bool = False,
                  default_hooks: bool = True, by_epoch_ckpt: bool = True,
-                 seed: Optional[int] = 0) -> Runner:
+                 seed: Optional[int] = 0, runner: str = 'ReplRunner',
+                 ckpt_type: str = 'CheckpointHook') -> Runner:
     """A Runner on :class:`AugmentedToySet` (batch 4: 4 iterations per epoch).
 
     Args:
@@ -126,6 +127,9 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
         interval (int): checkpoint interval (epochs, or iterations for iteration-based runs).
         kill_at_iter (int): crash after this iteration (1-based); 0: never.
         sigkill (bool): crash by SIGKILL (subprocess) instead of raising :class:`Crash`.
+        runner (str): ``'ReplRunner'`` (makes a ``CheckpointHook`` the ``SafeCheckpointHook``)
+            or mmengine's ``'Runner'``.
+        ckpt_type (str): the checkpoint hook of ``default_hooks``.
     """
     from mmengine.config import Config
     by_iter = max_iters > 0
@@ -137,7 +141,7 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
         dict(by_epoch=True, max_epochs=max_epochs)
     if val:
         train_cfg['val_interval'] = interval
-    ckpt = dict(type='CheckpointHook', interval=interval, by_epoch=(not by_iter) and by_epoch_ckpt,
+    ckpt = dict(type=ckpt_type, interval=interval, by_epoch=(not by_iter) and by_epoch_ckpt,
                 max_keep_ckpts=max_keep_ckpts)
     if save_best:
         ckpt['save_best'] = 'toy/score'
@@ -170,7 +174,8 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
                                                                   shuffle=False)),
                       val_cfg=dict(), val_evaluator=Evaluator(Score()))
     torch.manual_seed(1234)  # the model is built here, before the Runner seeds
-    return ReplRunner(
+    runner_cls = ReplRunner if runner == 'ReplRunner' else Runner
+    return runner_cls(
         model=ToyClassifier(nan_at_iter), work_dir=work_dir, experiment_name=name,
         train_dataloader=loader, train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
