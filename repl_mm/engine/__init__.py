@@ -17,8 +17,12 @@ import importlib
 from typing import Any
 
 from . import fileio, hooks  # noqa: F401  registers the schemes and the hooks
-from .fileio import (CorruptCheckpointError, NotACheckpointError, UnsafeCheckpointError,
-                     safe_torch_load)
+from .fileio import (
+    CorruptCheckpointError,
+    NotACheckpointError,
+    UnsafeCheckpointError,
+    safe_torch_load,
+)
 from .hooks import NonFiniteLossError, SafeCheckpointHook
 from .runner.repl_runner import ReplRunner
 from .runner.resume import NoLoadableCheckpointError

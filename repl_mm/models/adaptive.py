@@ -362,6 +362,6 @@ ADAPTIVE_ARGS_DOC = """\
         adaptive (bool): Adaptive-RepL (§IV-D1h, eq. 34, Table XV): keep every block, attach
             a computing layer to every internal block the rules allow, and replace the
             ``|F|`` blocks (``|F|`` = the size of the interval / replace_blocks plan) of a
-            mask that ``repl_mm.engine.hooks.adaptive_repl_hook.AdaptiveRepLHook`` selects every epoch
+            mask that ``repl_mm.engine.hooks.AdaptiveRepLHook`` selects every epoch
             (:mod:`repl_mm.models.adaptive`). Default False.
 """

@@ -191,8 +191,8 @@ def test_repl_config_changes_only_the_model_type_and_interval(tmp_path, monkeypa
 
 def test_checkpoint_without_vocabulary_and_model_of_another_size_are_refused(tmp_path,
                                                                             monkeypatch):
-    from repl_mm.evaluation import VocabularyMismatchError
     from repl_mm.engine import safe_torch_load
+    from repl_mm.evaluation import VocabularyMismatchError
     config = osp.join(CONFIGS, 'transformer-lm-12l_wikitext2.py')
     root = make_corpus(tmp_path / 'wt2')
     monkeypatch.setenv('WIKITEXT2_ROOT', root)

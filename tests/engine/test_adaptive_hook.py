@@ -12,8 +12,8 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-from repl_mm.engine.hooks.adaptive_repl_hook import CHECKPOINT_KEY, AdaptiveRepLHook
 from repl_mm.engine.fileio.safe_load import safe_torch_load
+from repl_mm.engine.hooks.adaptive_repl_hook import CHECKPOINT_KEY, AdaptiveRepLHook
 
 
 class _Images(Dataset):

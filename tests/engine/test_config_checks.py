@@ -10,6 +10,7 @@ from typing import List
 import pytest
 from mmengine.config import Config
 
+from repl_mm.engine.hooks import DEFAULT_HOOKS, add_default_hooks
 from repl_mm.engine.runner import build as runner
 from repl_mm.engine.runner import config_checks
 from repl_mm.engine.runner.config_checks import (
@@ -18,7 +19,6 @@ from repl_mm.engine.runner.config_checks import (
     unknown_cfg_option_keys,
     warn_unknown_cfg_options,
 )
-from repl_mm.engine.hooks import DEFAULT_HOOKS, add_default_hooks
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

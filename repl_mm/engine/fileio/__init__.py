@@ -6,12 +6,25 @@
   ``CheckpointLoader.register_scheme(..., force=True)`` when this package is imported;
 * :mod:`.atomic`: crash-safe (temporary file, fsync, atomic rename) writing.
 """
-from .atomic import (TMP_MARKER, atomic_save_checkpoint, atomic_write, atomic_write_text,
-                     publish_temporary, temporary_name)
+from .atomic import (
+                     TMP_MARKER,
+                     atomic_save_checkpoint,
+                     atomic_write,
+                     atomic_write_text,
+                     publish_temporary,
+                     temporary_name,
+)
 from .loaders import SAFE_SCHEMES, register_safe_schemes, safe_schemes_registered
-from .safe_load import (MMENGINE_SAFE_GLOBALS, CorruptCheckpointError, NotACheckpointError,
-                        UnsafeCheckpointError, describe_non_checkpoint, is_refusal, safe_globals,
-                        safe_torch_load)
+from .safe_load import (
+                     MMENGINE_SAFE_GLOBALS,
+                     CorruptCheckpointError,
+                     NotACheckpointError,
+                     UnsafeCheckpointError,
+                     describe_non_checkpoint,
+                     is_refusal,
+                     safe_globals,
+                     safe_torch_load,
+)
 
 __all__ = ['TMP_MARKER', 'atomic_save_checkpoint', 'atomic_write', 'atomic_write_text',
            'publish_temporary', 'temporary_name', 'SAFE_SCHEMES', 'register_safe_schemes',

@@ -19,9 +19,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from ...adapters import get_toolbox
+from ..hooks.defaults import add_default_hooks, use_safe_checkpoint_hook
 from .config_checks import check_sync_bn, warn_unknown_cfg_options
 from .dist import setup_distributed
-from ..hooks.defaults import add_default_hooks, use_safe_checkpoint_hook
 from .scope import setup_scope
 
 __all__ = ['load_config', 'merge_train_args', 'merge_test_args', 'build_runner',
