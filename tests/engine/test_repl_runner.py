@@ -45,8 +45,10 @@ def test_use_safe_checkpoint_hook(given, expected):
 
 
 def test_built_from_runner_type_with_the_hooks(tmp_path):
-    runner = tiny_run.build_runner(str(tmp_path / 'w'), 'built', max_epochs=1)
-    cfg = dict(runner_type='ReplRunner', model=runner.model, work_dir=str(tmp_path / 'b'),
+    from mmengine.registry import MODELS
+    MODELS.register_module(module=tiny_run.ToyClassifier, force=True)
+    cfg = dict(runner_type='ReplRunner', model=dict(type='ToyClassifier'),
+               work_dir=str(tmp_path / 'b'),
                experiment_name='from_cfg', default_scope='mmengine',
                env_cfg=dict(dist_cfg=dict(backend='gloo')), log_level='WARNING')
     built = RUNNERS.build(cfg)
