@@ -130,11 +130,23 @@ class _RestoreAtCall:
 
     def __next__(self) -> Any:
         if self._left == 0:
+            # onedl-mmengine's skip_iter drops the torch iterator and makes it lazily here; its
+            # creation draws the base seed from torch's generator, which the uninterrupted run
+            # did at its first batch: draw it before the state is restored, not after
+            ensure = getattr(self._iterator, '_ensure_iterator', None)
+            if callable(ensure):
+                ensure()
             self._restore()
             self._loop.dataloader_iterator = self._iterator
             return next(self._iterator)
         self._left -= 1
         return next(self._iterator)
+
+    def skip_iter(self, n: int) -> None:
+        """onedl-mmengine's replay: ``IterBasedTrainLoop`` skips the trained iterations with
+        one ``skip_iter(n)`` (at the sampler where it can) instead of ``n`` ``next`` calls."""
+        self._iterator.skip_iter(n)
+        self._left = max(self._left - n, 0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._iterator, name)
@@ -239,7 +251,9 @@ class RNGStateHook(Hook):
             self._patched_loader = loop.dataloader
             loop.dataloader = _RestoreAfter(loop.dataloader, skip, restore)
             return
-        if getattr(loop, 'iter', 0) > 0 and hasattr(loop, 'dataloader_iterator'):
+        # onedl-mmengine's fast_forward_on_resume=True does not replay the trained iterations
+        if getattr(loop, 'iter', 0) > 0 and hasattr(loop, 'dataloader_iterator') \
+                and not getattr(loop, 'fast_forward_on_resume', False):
             loop.dataloader_iterator = _RestoreAtCall(loop, loop.dataloader_iterator, loop.iter,
                                                       restore)
         else:
