@@ -5,7 +5,8 @@ classmethod, staticmethod and property of ``mmengine.runner.checkpoint`` (module
 ``CheckpointLoader``), ``mmengine.runner`` / ``mmengine.runner.runner`` (the module functions
 ``Runner`` calls), ``Runner``, ``CheckpointHook``, ``HistoryBuffer``, ``torch.load`` /
 ``torch.save`` / ``torch.serialization`` and the whole of ``os.environ`` and torch's safe globals
-are recorded before and after ``import repl_mm`` and must be equal. A control import that
+are recorded before and after ``import repl_mm`` and must be equal (the toolboxes are imported
+before the first record: what their own imports change is theirs). A control import that
 replaces one mmengine function is caught by the same comparison, so the test can fail.
 """
 import json
@@ -64,6 +65,7 @@ def snapshot():
     snap['safe_globals'] = sorted(map(repr, torch.serialization.get_safe_globals()))
     return snap
 
+exec(sys.argv[2])  # what the toolboxes themselves change when imported happens before
 before = snapshot()
 exec(sys.argv[1])
 after = snapshot()
@@ -81,9 +83,22 @@ print(json.dumps({'diff': diff, 'counts': {k: len(v) for k, v in before.items()
 '''
 
 
-def _diff(statement: str) -> dict:
+#: imports the installed toolboxes' models (what ``import repl_mm`` imports of them): importing
+#: them sets environment variables (scikit-learn: ``KMP_DUPLICATE_LIB_OK``, ``KMP_INIT_AT_FORK``)
+#: and torch registers its DTensor safe globals -- their side effects, not repl_mm's
+TOOLBOXES = """
+import importlib
+for name in ('mmdet.models', 'mmseg.models', 'mmpretrain.models', 'sklearn'):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
+"""
+
+
+def _diff(statement: str, pre: str = TOOLBOXES) -> dict:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    out = subprocess.run([sys.executable, '-c', SNAPSHOT, statement], capture_output=True,
+    out = subprocess.run([sys.executable, '-c', SNAPSHOT, statement, pre], capture_output=True,
                          text=True, timeout=600, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -96,6 +111,16 @@ def test_import_repl_mm_changes_no_function_and_no_environment():
     # the snapshot did look at the functions (Runner has some 100 members)
     assert result['counts']['Runner'] > 50 and result['counts']['CheckpointLoader'] >= 4
     assert result['counts']['mmengine.runner.checkpoint'] > 20
+
+
+def test_import_repl_mm_first_replaces_no_function():
+    """Nothing imported before: the toolboxes come in with repl_mm, and still no function of
+    mmengine or torch is replaced (only the environment and torch's safe globals change, by the
+    toolboxes' own imports -- the test above separates them)."""
+    result = _diff('import repl_mm', pre='')
+    assert set(result['diff']) <= {'os.environ', 'safe_globals'}
+    assert set(result['diff'].get('os.environ', [])) <= {'KMP_DUPLICATE_LIB_OK',
+                                                         'KMP_INIT_AT_FORK'}
 
 
 def test_control_a_replaced_function_is_caught():
