@@ -9,12 +9,16 @@ _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 
 # Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
-# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook'), ...]
 # On a cluster (docs/training.md): a checkpoint on SIGTERM/SIGUSR1, and resume refuses a
 # changed model.
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
                 dict(type='PreemptionCheckpointHook'), dict(type='ModelFingerprintHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
 
 data_root = '{{$COCO_ROOT:data/coco/}}'
 train_dataloader = dict(batch_size=2, num_workers=2, dataset=dict(data_root=data_root))
@@ -37,6 +41,6 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
 ]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3))
 # --auto-scale-lr scales lr by (total batch / 8)
 auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -8,12 +8,17 @@ _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 
 # Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
-# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook'), ...]
 # On a cluster (docs/training.md): a checkpoint on SIGTERM/SIGUSR1, and resume refuses a
 # changed model.
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
                 dict(type='PreemptionCheckpointHook'), dict(type='ModelFingerprintHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook'))
 
 data_root = '{{$COCO_ROOT:data/coco/}}'
 train_dataloader = dict(dataset=dict(data_root=data_root))

@@ -74,7 +74,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # the last three epochs (resume) plus the best by validation perplexity
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
+    checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='lm/perplexity', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
 # refuses a checkpoint / model whose vocabulary differs from the data's

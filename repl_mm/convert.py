@@ -281,8 +281,8 @@ def convert_checkpoint(src: str, dst: str, layout: Optional[str] = None,
     :func:`build_repl_target` from ``target_kwargs``, writes ``dst`` as
     ``{'state_dict': ..., 'meta': ...}`` (tensors and plain values only) and returns the
     report. ``src`` is read with ``torch.load(weights_only=True)`` under the mmengine
-    allowlist of :func:`repl_mm.runtime.checkpoint.safe_torch_load`."""
-    from .runtime.checkpoint import safe_torch_load
+    allowlist of :func:`repl_mm.engine.fileio.safe_load.safe_torch_load`."""
+    from .engine.fileio.safe_load import safe_torch_load
     checkpoint = safe_torch_load(src, map_location='cpu')
     state = unwrap_state_dict(checkpoint)
     backbone, head_state = build_repl_target(**target_kwargs)

@@ -109,14 +109,14 @@ def atomic_save(obj: Any, dst: str) -> None:
 
 
 def load_checkpoint_file(path: str) -> Dict[str, Any]:
-    """Loads a checkpoint with ``weights_only=True`` (:mod:`repl_mm.runtime.checkpoint`).
+    """Loads a checkpoint with ``weights_only=True`` (:mod:`repl_mm.engine.fileio.safe_load`).
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not a readable checkpoint (truncated, corrupted, not a dict).
         UnsafeCheckpointError: it pickles objects outside the mmengine allowlist.
     """
-    from .runtime.checkpoint import UnsafeCheckpointError, safe_torch_load
+    from .engine.fileio.safe_load import UnsafeCheckpointError, safe_torch_load
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} does not exist')
     try:
@@ -151,7 +151,7 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     """
     from mmengine.registry import MODELS
 
-    from .runtime.runner import load_config
+    from .engine.runner.build import load_config
     cfg = load_config(config, cfg_options)
     model_cfg = cfg.model.copy()
     backbone = model_cfg.get('backbone', None)
@@ -303,7 +303,7 @@ def load_deploy_model(config: str, checkpoint: str, cfg_options: Optional[dict] 
     """
     from mmengine.runner import load_checkpoint
 
-    from .runtime.checkpoint import CorruptCheckpointError
+    from .engine.fileio.safe_load import CorruptCheckpointError
     if not osp.isfile(checkpoint):
         raise ValueError(f'checkpoint {checkpoint!r} does not exist')
     model, cfg = build_model_from_config(config, cfg_options)

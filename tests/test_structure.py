@@ -1,4 +1,4 @@
-"""The package structure of ``repl_mm`` (layers core -> models -> adapters -> runtime/analysis
+"""The package structure of ``repl_mm`` (layers core -> models -> adapters -> engine/analysis
 -> tools): the import graph, built with ``ast`` from every module's imports
 (absolute, relative and function-level), has no cycle, and each layer imports only from the
 layers below it."""
@@ -14,16 +14,16 @@ PACKAGE = 'repl_mm'
 #: layer -> layers (second name component of ``repl_mm.<layer>``) it must not import from;
 #: ``tools`` is the repository's top-level scripts package.
 FORBIDDEN = {
-    'envcheck': {'core', 'models', 'datasets', 'evaluation', 'adapters', 'runtime', 'analysis',
+    'envcheck': {'core', 'models', 'datasets', 'evaluation', 'adapters', 'engine', 'analysis',
                  'testing'},
-    'core': {'models', 'datasets', 'evaluation', 'adapters', 'runtime', 'analysis', 'testing'},
-    'models': {'evaluation', 'adapters', 'runtime', 'analysis', 'testing'},
-    'datasets': {'models', 'evaluation', 'adapters', 'runtime', 'analysis', 'testing'},
-    'evaluation': {'adapters', 'runtime', 'analysis', 'testing'},
-    'adapters': {'runtime', 'analysis', 'testing'},
+    'core': {'models', 'datasets', 'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
+    'models': {'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
+    'datasets': {'models', 'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
+    'evaluation': {'adapters', 'engine', 'analysis', 'testing'},
+    'adapters': {'engine', 'analysis', 'testing'},
     'analysis': {'tools'},
-    'runtime': {'tools'},
-    'testing': {'analysis', 'runtime', 'tools'},
+    'engine': {'tools'},
+    'testing': {'analysis', 'engine', 'tools'},
 }
 
 

@@ -3,7 +3,7 @@
 #   tools/dist_train.sh CONFIG NUM_PROCESSES [train.py args]
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR, PORT. Where torch sees no GPU it stops with the
 # likely causes, unless REPL_MM_ALLOW_CPU_DIST=1: then the processes train on CPU with gloo
-# (repl_mm.runtime.dist). Python: PYTHON, else the activated environment (VIRTUAL_ENV,
+# (repl_mm.engine.runner.dist). Python: PYTHON, else the activated environment (VIRTUAL_ENV,
 # CONDA_PREFIX), else the repository's .venv, else python (tools/launcher_python.sh).
 set -e
 CONFIG=$1

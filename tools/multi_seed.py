@@ -35,7 +35,7 @@ if __name__ == '__main__':
     runpy.run_path(osp.join(ROOT, 'repl_mm', 'datasets', 'check.py'))['precheck']('multi_seed')
 # <<< data check
 
-from repl_mm.runtime.multi_seed import (  # noqa: E402
+from repl_mm.analysis.multi_seed import (  # noqa: E402
     FINAL_METRICS,
     format_pm,
     read_test_metrics,

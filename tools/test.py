@@ -37,8 +37,8 @@ import mmengine  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
 from repl_mm.core.forms import CheckpointFormError  # noqa: E402
-from repl_mm.runtime import add_result_dump, build_runner, load_config, merge_test_args  # noqa: E402
-from repl_mm.runtime.checkpoint import CorruptCheckpointError  # noqa: E402
+from repl_mm.engine import add_result_dump, build_runner, load_config, merge_test_args  # noqa: E402
+from repl_mm.engine.fileio.safe_load import CorruptCheckpointError  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -11,7 +11,7 @@ RepL backbones (``type='ResNetRepL'`` ...) always resolve, checkpoints are loade
 launchers refuse to start where torch sees no GPU unless ``REPL_MM_ALLOW_CPU_DIST=1`` (then CPU
 processes on gloo). Checkpoints are saved atomically, ``--resume`` falls back to the newest
 checkpoint that loads, a NaN/inf loss stops training (exit code 1) and resuming restores the
-random state (docs/training.md). See :mod:`repl_mm.runtime`.
+random state (docs/training.md). See :mod:`repl_mm.engine`.
 """
 import argparse
 import os
@@ -31,9 +31,9 @@ if __name__ == '__main__':
 
 from mmengine.config import DictAction  # noqa: E402
 
+from repl_mm.engine import build_runner, load_config, merge_train_args  # noqa: E402
 from repl_mm.engine.runner import cluster  # noqa: E402
 from repl_mm.engine.runner.workdir_lock import acquire_workdir_lock  # noqa: E402
-from repl_mm.runtime import build_runner, load_config, merge_train_args  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -15,12 +15,16 @@ _base_ = [
 custom_imports = dict(imports=['repl_mm'], allow_failed_imports=False)
 
 # Stop at the first NaN/inf loss, and keep the random state in every checkpoint for a bit-exact
-# resume (repl_mm.runtime.hooks, docs/training.md). To train on through a NaN loss:
+# resume (repl_mm.engine.hooks, docs/training.md). To train on through a NaN loss:
 # custom_hooks = [dict(type='NonFiniteLossHook', enabled=False), dict(type='RNGStateHook'), ...]
 # On a cluster (docs/training.md): a checkpoint on SIGTERM/SIGUSR1, and resume refuses a
 # changed model.
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
                 dict(type='PreemptionCheckpointHook'), dict(type='ModelFingerprintHook')]
+# ReplRunner (repl_mm.engine): safe weights_only loading, auto-resume from the newest loadable
+# checkpoint and crash-safe saves; SafeCheckpointHook deletes an old checkpoint only after the
+# new one is durable (docs/training.md)
+runner_type = 'ReplRunner'
 default_scope = 'mmseg'
 
 train_dataloader = dict(batch_size=16, num_workers=8)
@@ -32,4 +36,4 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=30000, val_interval=3000)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=3000, max_keep_ckpts=3))
+    checkpoint=dict(type='SafeCheckpointHook', by_epoch=False, interval=3000, max_keep_ckpts=3))

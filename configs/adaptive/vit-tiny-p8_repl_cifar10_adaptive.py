@@ -16,7 +16,7 @@ gradient, which DDP must be told).
 """
 _base_ = '../vit-tiny-p8_repl_cifar10.py'
 
-custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets', 'repl_mm.runtime.adaptive'],
+custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets', 'repl_mm.engine.hooks.adaptive_repl_hook'],
                       allow_failed_imports=False)
 model = dict(backbone=dict(adaptive=True))
 # the parent's hooks (configs/_base_/cls_runtime.py) plus the Adaptive-RepL mask hook

@@ -16,7 +16,7 @@ of layer-pruning work, ``1 - cos``). :func:`select_blocks` takes the ``|F|`` hig
 candidates subject to non-adjacency (the feasible ``|F|``-subset of largest total score; it
 is the plain top-``|F|`` whenever that is feasible). The runtime hook that recomputes the mask
 every epoch, logs it and keeps it in checkpoints is
-:class:`repl_mm.runtime.adaptive.AdaptiveRepLHook`.
+:class:`repl_mm.engine.hooks.adaptive_repl_hook.AdaptiveRepLHook`.
 
 Cost (why Table XV's Adaptive-RepL uses more memory than fixed RepL): all blocks and their
 optimizer state stay, plus one computing layer per candidate; parameters are
@@ -362,6 +362,6 @@ ADAPTIVE_ARGS_DOC = """\
         adaptive (bool): Adaptive-RepL (§IV-D1h, eq. 34, Table XV): keep every block, attach
             a computing layer to every internal block the rules allow, and replace the
             ``|F|`` blocks (``|F|`` = the size of the interval / replace_blocks plan) of a
-            mask that ``repl_mm.runtime.adaptive.AdaptiveRepLHook`` selects every epoch
+            mask that ``repl_mm.engine.hooks.AdaptiveRepLHook`` selects every epoch
             (:mod:`repl_mm.models.adaptive`). Default False.
 """

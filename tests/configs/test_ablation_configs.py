@@ -10,8 +10,8 @@ from typing import Dict
 import pytest
 from mmengine.config import Config
 
+from repl_mm.analysis.fraction import stage_layout
 from repl_mm.core.plan import fraction_plan
-from repl_mm.runtime.fraction import stage_layout
 from repl_mm.testing.configs import build_model, config_diff
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

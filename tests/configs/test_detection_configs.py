@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 
 from repl_mm.analysis.cost_model import basic_block_params, bottleneck_params
 from repl_mm.core.stage import computing_layers
-from repl_mm.runtime import detect_scope
+from repl_mm.engine import detect_scope
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs')

@@ -28,7 +28,7 @@ TABLE9 = {
 ADAPTIVE_KEYS = {BB + 'adaptive': True, 'find_unused_parameters': True,
                  'custom_hooks': [dict(type='AdaptiveRepLHook')],
                  'custom_imports.imports': ['repl_mm', 'repl_mm.datasets',
-                                            'repl_mm.runtime.adaptive']}
+                                            'repl_mm.engine.hooks.adaptive_repl_hook']}
 ADAPTIVE = {f'{stem}_adaptive': (stem, ADAPTIVE_KEYS)
             for stem in ('cifar-resnet32_repl_cifar10', 'vit-tiny-p8_repl_cifar10')}
 

@@ -18,7 +18,7 @@ def det_config(tmp_path) -> str:
     try:
         from repl_mm.testing.synthetic_coco import make_synthetic_coco
     except ImportError:
-        from repl_mm.runtime.synthetic_coco import make_synthetic_coco
+        from repl_mm.testing.synthetic_coco import make_synthetic_coco
     root = str(tmp_path / 'shapes') + '/'
     make_synthetic_coco(root, num_train=8, num_val=4, image_size=64, min_size=12, max_size=32,
                         seed=0)
@@ -74,7 +74,7 @@ def seg_config(tmp_path) -> str:
 
 def dataset_meta(config: str) -> Dict:
     """What the Runner saves in ``meta['dataset_meta']``: the test dataset's metainfo."""
-    from repl_mm.runtime.runner import load_config
+    from repl_mm.engine.runner.build import load_config
     cfg = load_config(config)
     scope = cfg.default_scope
     if scope == 'mmdet':

@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from repl_deploy_configs import det_config, make_checkpoints, seg_config
 
-from repl_mm.runtime.runner import merge_test_args
+from repl_mm.engine.runner.build import merge_test_args
 from repl_mm.testing.tools import load_tool
 
 
@@ -76,7 +76,7 @@ def test_out_item_metrics_tta_amp(cls_case):
 
 def test_merge_test_args_options(cls_case):
     config, _, deploy, _ = cls_case
-    from repl_mm.runtime.runner import load_config
+    from repl_mm.engine.runner.build import load_config
     cfg = load_config(config)
     args = Namespace(config=config, checkpoint=deploy, work_dir=None, show=False,
                      show_dir='vis', wait_time=2, interval=3, out=None, tta=True, amp=True,

@@ -101,7 +101,7 @@ def _printed_accuracy(text: str) -> dict:
 def test_imagenet_train_evaluate_and_deploy(tmp_path, capfd):
     from mmengine.runner import Runner, load_checkpoint
 
-    import repl_mm.runtime  # noqa: F401  safe (weights_only) loading of runner checkpoints
+    import repl_mm.engine  # noqa: F401  safe (weights_only) checkpoint schemes
     from repl_mm.deploy import reparameterize_checkpoint
     data_root = str(tmp_path / 'imagenet')
     make_tiny_imagenet(data_root)

@@ -112,7 +112,7 @@ def _manual_perplexity(config, checkpoint, extra_opts=None) -> float:
                                   'transformer-lm-12l_wikitext2'])
 def test_train_test_and_deploy_through_the_tools(tmp_path, monkeypatch, name):
     from repl_mm.deploy import reparameterize_checkpoint
-    from repl_mm.runtime import safe_torch_load
+    from repl_mm.engine import safe_torch_load
     data_root = make_corpus(tmp_path / 'wikitext-2')
     monkeypatch.setenv('WIKITEXT2_ROOT', data_root)  # read by the configs
     config = osp.join(CONFIGS, name + '.py')
@@ -191,8 +191,8 @@ def test_repl_config_changes_only_the_model_type_and_interval(tmp_path, monkeypa
 
 def test_checkpoint_without_vocabulary_and_model_of_another_size_are_refused(tmp_path,
                                                                             monkeypatch):
+    from repl_mm.engine import safe_torch_load
     from repl_mm.evaluation import VocabularyMismatchError
-    from repl_mm.runtime import safe_torch_load
     config = osp.join(CONFIGS, 'transformer-lm-12l_wikitext2.py')
     root = make_corpus(tmp_path / 'wt2')
     monkeypatch.setenv('WIKITEXT2_ROOT', root)

@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 
-from repl_mm.runtime.multi_seed import FINAL_METRICS, read_finished, write_summary
+from repl_mm.analysis.multi_seed import FINAL_METRICS, read_finished, write_summary
 from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -84,5 +84,5 @@ def test_train_py_pytorch_launcher_refuses_cpu(tmp_path):
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("repl_mm.runtime.dist.NoGPUError: launcher='pytorch': no GPU")
+    assert last.startswith("repl_mm.engine.runner.dist.NoGPUError: launcher='pytorch': no GPU")
     assert not (tmp_path / 'w').exists()

@@ -11,7 +11,7 @@ import statistics
 import numpy as np
 import pytest
 
-from repl_mm.runtime.multi_seed import FINAL_METRICS, format_pm, read_val_metrics, summarize
+from repl_mm.analysis.multi_seed import FINAL_METRICS, format_pm, read_val_metrics, summarize
 from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

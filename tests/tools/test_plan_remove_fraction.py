@@ -5,7 +5,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from repl_mm.runtime.fraction import fraction_replace_blocks, remove_fraction_options
+from repl_mm.analysis.fraction import fraction_replace_blocks, remove_fraction_options
 from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

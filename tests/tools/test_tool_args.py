@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 
-from repl_mm.runtime import load_config, merge_test_args, merge_train_args
+from repl_mm.engine import load_config, merge_test_args, merge_train_args
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

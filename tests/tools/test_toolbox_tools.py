@@ -81,7 +81,7 @@ def test_tensorboard_override_from_the_docs(tmp_path):
     visualizer type."""
     import re
 
-    from repl_mm.runtime import load_config
+    from repl_mm.engine import load_config
     with open(osp.join(ROOT, 'docs', 'toolbox_tools.md')) as f:
         doc = f.read()
     block = re.search(r'```python\n# configs/retinanet_r50_repl_coco_tb.py\n(.*?)```', doc,

@@ -13,7 +13,7 @@ import sys
 import pytest
 import torch
 
-from repl_mm.runtime import UnsafeCheckpointError, safe_torch_load
+from repl_mm.engine import UnsafeCheckpointError, safe_torch_load
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -121,7 +121,7 @@ def test_payload_refused_on_command_line(shapes_root, tmp_path, payload):
                           env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('repl_mm.runtime.checkpoint.UnsafeCheckpointError: Refused to '
+    assert last.startswith('repl_mm.engine.fileio.safe_load.UnsafeCheckpointError: Refused to '
                            f'load checkpoint {path}')
     assert not marker.exists()
 

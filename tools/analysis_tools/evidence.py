@@ -157,7 +157,7 @@ def summarize_config(config: str, args, wall_s: float) -> Dict[str, Any]:
     """Reads the finished seeds of ``config`` and writes its ``multi_seed.json`` / ``.md``
     (what ``tools/multi_seed.py`` writes after its last seed); returns that record plus the
     summed training time of its seeds (``wall_s``)."""
-    from repl_mm.runtime.multi_seed import read_finished, write_summary
+    from repl_mm.analysis.multi_seed import read_finished, write_summary
     work = osp.join(args.work_dir, _name(config))
     command = shlex.join(['python', 'tools/multi_seed.py'] + seeds_command(config, args)[2:])
     record = write_summary(config, work, args.seeds, read_finished(work, args.seeds),
@@ -247,7 +247,7 @@ def build_classifier(config: str):
     """Config -> (cfg, initialised mmpretrain model in train mode)."""
     from mmengine.registry import DefaultScope
 
-    from repl_mm.runtime import load_config
+    from repl_mm.engine import load_config
     cfg = load_config(config)
     if cfg.get('default_scope') != 'mmpretrain':
         raise ValueError(f'{config}: the evidence tool measures mmpretrain classifiers, '
@@ -322,7 +322,7 @@ def _rel(v: float, ref: float) -> str:
 
 def format_section(args, rows: Dict[str, Dict[str, Any]], accuracy: Dict[str, Dict],
                    machine: Dict[str, Any], command: str) -> str:
-    from repl_mm.runtime.multi_seed import format_pm
+    from repl_mm.analysis.multi_seed import format_pm
     refs: Dict[str, str] = {}
     for c in args.configs:
         refs.setdefault(_family(rows[c]['backbone']), c)

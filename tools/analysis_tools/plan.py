@@ -45,7 +45,7 @@ def main(argv=None):
     args = parse_args(argv)
     from repl_mm.analysis import format_plan, load_spec, predict_plan, save_json
     if args.remove_fraction is not None:
-        from repl_mm.runtime.fraction import remove_fraction_options
+        from repl_mm.analysis.fraction import remove_fraction_options
         args.cfg_options.update(
             remove_fraction_options(args.config, args.remove_fraction, args.cfg_options))
     repl = load_spec(args.config, args.cfg_options, args.input_size)

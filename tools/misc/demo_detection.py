@@ -38,7 +38,7 @@ from repl_mm.analysis import (  # noqa: E402
     train_step_saved_bytes,
     trainable_params,
 )
-from repl_mm.runtime import load_config  # noqa: E402
+from repl_mm.engine import load_config  # noqa: E402
 from repl_mm.testing import make_synthetic_coco  # noqa: E402
 
 MODELS = (('RetinaNet-R34-RepL', 'configs/demo/retinanet_r34_repl_shapes.py'),
@@ -178,7 +178,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     print(f'[demo] synthetic COCO-format set: {args.num_train} train / {args.num_val} val '
           f'images in {data_root}', flush=True)
     os.environ['SHAPES_ROOT'] = data_root  # read by the demo configs ({{$SHAPES_ROOT:...}})
-    # the demo trains on CPU processes on purpose where there is no GPU (repl_mm.runtime.dist)
+    # the demo trains on CPU processes on purpose where there is no GPU (repl_mm.engine.runner.dist)
     env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1',
                REPL_MM_ALLOW_CPU_DIST='1',
                PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))

@@ -22,7 +22,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 import repl_mm  # noqa: E402,F401
 from repl_mm.deploy import reparameterize_checkpoint  # noqa: E402
-from repl_mm.runtime.checkpoint import UnsafeCheckpointError  # noqa: E402
+from repl_mm.engine.fileio.safe_load import UnsafeCheckpointError  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -5,7 +5,7 @@ A full disk during ``torch.save`` surfaces as a 45-line chained traceback ending
 :func:`describe_write_error` turns any failure of the write (disk full, quota, permission, a
 read-only file system, a directory in the way) into :class:`CheckpointWriteError`: the path,
 the free space there and the size needed, and logs that line (``print_log``, level ERROR) so
-the run's log file records it. The crash-safe writer (:mod:`repl_mm.runtime.safe_save`) has
+the run's log file records it. The crash-safe writer (:mod:`repl_mm.engine.fileio.atomic`) has
 then removed its temporary file and deleted no earlier checkpoint.
 """
 import errno

@@ -9,7 +9,7 @@ last periodic checkpoint.
 :class:`PreemptionCheckpointHook` installs a handler (in every rank) that only records the
 signal. After every training iteration (and epoch) the ranks agree through one ``all_reduce``
 (a signal to one rank stops all of them), save one checkpoint through the crash-safe path
-(:mod:`repl_mm.runtime.safe_save`: temporary file, fsync, rename), point ``last_checkpoint`` at
+(:mod:`repl_mm.engine.fileio.atomic`: temporary file, fsync, rename), point ``last_checkpoint`` at
 it, log one line::
 
     preempted at epoch E iteration I: saved PATH; resume with --resume
@@ -171,7 +171,7 @@ class PreemptionCheckpointHook(Hook):
 
     # -- the save and the exit ------------------------------------------------------------
     def _stop(self, runner, signum: int, epoch: int, iters: int) -> None:
-        from repl_mm.runtime.safe_save import atomic_write_text
+        from repl_mm.engine.fileio.atomic import atomic_write_text
         name = self.filename_tmpl.format(iters)
         path = osp.join(runner.work_dir, name)
         runner.save_checkpoint(runner.work_dir, name, meta=dict(epoch=epoch, iter=iters),

@@ -67,7 +67,7 @@ def run(spec: dict, world: int = 1):
 
 def tensors(path: str) -> dict:
     """Every tensor of a checkpoint: the weights and the optimizer state."""
-    from repl_mm.runtime import safe_torch_load
+    from repl_mm.engine import safe_torch_load
     ckpt = safe_torch_load(path)
     out = {f'state_dict.{k}': v for k, v in ckpt['state_dict'].items()}
     for pid, state in ckpt['optimizer']['state'].items():

@@ -13,7 +13,7 @@ With ``RANK`` / ``WORLD_SIZE`` / ``MASTER_ADDR`` / ``MASTER_PORT`` in the enviro
 gloo process group (one process per rank, DDP on CPU). After each iteration rank 0 prints
 ``ITER n`` (flushed), so a test can signal it at a known point. The data (16 images per rank,
 random flip / crop / noise drawn from Python, numpy and torch) and the model (conv, dropout,
-linear) come from ``tests/runtime/tiny_run.py``.
+linear) come from ``tests/engine/tiny_run.py``.
 """
 import json
 import os
@@ -25,7 +25,7 @@ from mmengine.hooks import Hook
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-for p in (ROOT, os.path.join(ROOT, 'tests', 'runtime')):
+for p in (ROOT, os.path.join(ROOT, 'tests', 'engine')):
     if p not in sys.path:
         sys.path.insert(0, p)
 

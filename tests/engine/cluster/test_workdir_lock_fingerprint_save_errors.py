@@ -153,7 +153,7 @@ def test_flatten():
 
 # -- item 7: write errors during a save -------------------------------------------------------
 def _save(path, fault=None, monkeypatch=None):
-    from repl_mm.runtime import safe_save
+    from repl_mm.engine.fileio import atomic as safe_save
     if fault is not None:
         def broken(f):
             raise fault

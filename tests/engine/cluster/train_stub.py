@@ -1,7 +1,7 @@
 """``tools/train.py`` run as ``__main__`` on a config of the tiny toy model (mmengine only, no
 toolbox): ``python train_stub.py NUM_CLASSES EPOCHS [train.py args]``.
 
-``repl_mm.runtime.load_config`` is replaced by one that returns the toy config and
+``repl_mm.engine.load_config`` is replaced by one that returns the toy config and
 ``build_runner`` by ``Runner.from_cfg`` (the toolboxes are not needed for what is tested:
 the work-dir lock, the cluster defaults, the one-line errors, the exit code); everything else
 is ``tools/train.py``'s own code.
@@ -14,13 +14,13 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-sys.path[:0] = [ROOT, os.path.join(ROOT, 'tests', 'runtime')]
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tests', 'engine')]
 
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import DATASETS, MODELS  # noqa: E402
 from tiny_run import AugmentedToySet, ToyClassifier  # noqa: E402
 
-import repl_mm.runtime  # noqa: E402
+import repl_mm.engine  # noqa: E402
 
 
 @MODELS.register_module()
@@ -56,7 +56,7 @@ def build_runner(cfg):
     return Runner.from_cfg(cfg)
 
 
-repl_mm.runtime.load_config = load_config
-repl_mm.runtime.build_runner = build_runner
+repl_mm.engine.load_config = load_config
+repl_mm.engine.build_runner = build_runner
 sys.argv = [os.path.join(ROOT, 'tools', 'train.py'), 'stub.py'] + sys.argv[3:]
 runpy.run_path(sys.argv[0], run_name='__main__')

@@ -22,12 +22,17 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as ckpt_mod
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from repl_mm.runtime.checkpoint import (
-    MMENGINE_ORIGINALS,
+from repl_mm.engine.fileio.safe_load import (
+    MMENGINE_SAFE_GLOBALS,
     NotACheckpointError,
     UnsafeCheckpointError,
     safe_torch_load,
 )
+
+#: mmengine's own functions: ``import repl_mm`` replaces none of them (the safe loaders are
+#: registered as schemes instead), so the module attributes are mmengine's originals
+MMENGINE_ORIGINALS = dict(load_from_openmmlab=ckpt_mod.load_from_openmmlab,
+                          history_buffer_setstate=HistoryBuffer.__setstate__)
 
 URL = 'https://download.example.invalid/models/{}'
 
@@ -198,12 +203,14 @@ def test_history_buffer_unpickling_keeps_process_state(tmp_path, monkeypatch):
     assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.mean
     assert loaded.mean() == 3.0 and loaded.statistics('mean') == 3.0
     assert HistoryBuffer([2.0, 4.0], [1, 1]).statistics('mean') == 3.0
-    # control: mmengine's __setstate__ would have remapped 'mean' for every buffer
+    # the guarded patch is gone again after the load
+    assert HistoryBuffer.__setstate__ is MMENGINE_ORIGINALS['history_buffer_setstate']
+    # control: mmengine's __setstate__ (a weights-only load under the same allowlist, without
+    # the guard) would have remapped 'mean' for every buffer
     saved = dict(HistoryBuffer._statistics_methods)
-    monkeypatch.setattr(HistoryBuffer, '__setstate__',
-                        MMENGINE_ORIGINALS['history_buffer_setstate'])
     try:
-        safe_torch_load(str(path))
+        with torch.serialization.safe_globals(list(MMENGINE_SAFE_GLOBALS)):
+            torch.load(str(path), weights_only=True)
         assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.max
     finally:
         HistoryBuffer._statistics_methods.clear()

@@ -2,9 +2,10 @@
 
 The behaviour follows each toolbox's own ``tools/train.py`` / ``tools/test.py`` (mmdet 3.3.0,
 mmseg 1.2.2, mmpretrain 1.2.0); the toolbox is picked from the config's ``default_scope``. Beyond
-them: every RepL type resolves (``repl_mm`` is imported), checkpoints load safely
-(:mod:`repl_mm.runtime.checkpoint`), and the multi-process launchers work without GPUs
-(:mod:`repl_mm.runtime.dist`).
+them: every RepL type resolves (``repl_mm`` is imported), the runner is ``ReplRunner`` (safe
+loading, auto-resume from the newest loadable checkpoint, crash-safe saving:
+:mod:`repl_mm.engine.runner.repl_runner`) unless the config names another ``runner_type``, and
+the multi-process launchers work without GPUs (:mod:`repl_mm.engine.runner.dist`).
 """
 import logging
 import os.path as osp
@@ -17,10 +18,10 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from ..adapters import get_toolbox
+from ...adapters import get_toolbox
+from ..hooks.defaults import add_default_hooks, use_safe_checkpoint_hook
 from .config_checks import check_sync_bn, warn_unknown_cfg_options
 from .dist import setup_distributed
-from .hooks import add_default_hooks
 from .scope import setup_scope
 
 __all__ = ['load_config', 'merge_train_args', 'merge_test_args', 'build_runner',
@@ -210,18 +211,36 @@ def add_result_dump(runner: Runner, out: Optional[str], out_item: Optional[str] 
 
 
 def build_runner(cfg: Config) -> Runner:
-    """The toolbox's Runner (``runner_type`` if the config names one, else mmengine's), with
-    ``NonFiniteLossHook`` and ``RNGStateHook`` added when the config lacks them
-    (:mod:`repl_mm.runtime.hooks`); SyncBN in a CPU multi-process run is refused
-    (:func:`repl_mm.runtime.config_checks.check_sync_bn`)."""
+    """The runner of ``cfg``: ``runner_type`` if the config names one, else ``ReplRunner``
+    (:mod:`repl_mm.engine.runner.repl_runner`), with ``NonFiniteLossHook`` and
+    ``RNGStateHook`` added when the config lacks them and a ``CheckpointHook`` made
+    ``SafeCheckpointHook`` (:mod:`repl_mm.engine.hooks.defaults`); SyncBN in a CPU
+    multi-process run is refused (:func:`repl_mm.engine.runner.config_checks.check_sync_bn`).
+    """
     add_default_hooks(cfg)
+    cfg.default_hooks = use_safe_checkpoint_hook(cfg.get('default_hooks', None))
     check_sync_bn(cfg)
     toolbox = get_toolbox(cfg.default_scope)
     if toolbox.before_build is not None:
         toolbox.before_build(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if cfg.get('runner_type', None) is None:
+        cfg.runner_type = 'ReplRunner'
+    else:
+        _warn_other_runner(cfg.runner_type)
+    runner = RUNNERS.build(cfg)
     guard_form_switch_in_training(runner)
     return runner
+
+
+def _warn_other_runner(runner_type) -> None:
+    from .repl_runner import ReplRunner
+    cls = RUNNERS.get(runner_type) if isinstance(runner_type, str) else runner_type
+    if isinstance(cls, type) and not issubclass(cls, ReplRunner):
+        print_log(f'runner_type={runner_type!r} is not ReplRunner: checkpoints are saved '
+                  'crash-safely by SafeCheckpointHook, but loading and auto-resume are that '
+                  "runner's (derive it from repl_mm.engine.ReplRunner for the safe loading and "
+                  'the fallback to the newest loadable checkpoint).', logger='current',
+                  level=logging.WARNING)
 
 
 def guard_form_switch_in_training(runner: Runner) -> None:
@@ -240,7 +259,7 @@ def guard_form_switch_in_training(runner: Runner) -> None:
     """
     from mmengine.optim import OptimWrapper, OptimWrapperDict
 
-    from ..core.forms import CheckpointFormError, iter_computing_layers
+    from ...core.forms import CheckpointFormError, iter_computing_layers
     load_or_resume = runner.load_or_resume
 
     def guarded() -> None:

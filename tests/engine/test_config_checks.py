@@ -10,14 +10,15 @@ from typing import List
 import pytest
 from mmengine.config import Config
 
-from repl_mm.runtime import config_checks, runner
-from repl_mm.runtime.config_checks import (
+from repl_mm.engine.hooks import DEFAULT_HOOKS, add_default_hooks
+from repl_mm.engine.runner import build as runner
+from repl_mm.engine.runner import config_checks
+from repl_mm.engine.runner.config_checks import (
     check_sync_bn,
     sync_bn_paths,
     unknown_cfg_option_keys,
     warn_unknown_cfg_options,
 )
-from repl_mm.runtime.hooks import DEFAULT_HOOKS, add_default_hooks
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -105,6 +106,9 @@ def test_build_runner_adds_default_hooks(monkeypatch):
     cfg = _cfg(default_scope='mmpretrain')
     runner.build_runner(cfg)
     assert [h['type'] for h in built[0].custom_hooks] == DEFAULT_HOOKS
+    # built through RUNNERS as ReplRunner, with mmengine's CheckpointHook made the safe one
+    assert built[0].runner_type == 'ReplRunner'
+    assert built[0].default_hooks['checkpoint'] == dict(type='SafeCheckpointHook', interval=1)
 
 
 PROJECT_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*.py'))
@@ -144,3 +148,7 @@ def test_config_loads_with_the_safety_hooks(name):
     from repl_mm.engine.runner.cluster import CLUSTER_HOOKS
     cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
     assert [h['type'] for h in cfg.custom_hooks] == DEFAULT_HOOKS + CLUSTER_HOOKS
+    # the runner and checkpoint hook that save crash-safely and resume from the newest
+    # loadable checkpoint, also under the toolboxes' own tools/train.py (issue 21)
+    assert cfg.runner_type == 'ReplRunner'
+    assert cfg.default_hooks.checkpoint.type == 'SafeCheckpointHook'

@@ -46,7 +46,7 @@ def stage_layout(backbone: nn.Module) -> Tuple[List[int], List[bool], bool]:
 def _full_backbone(cfg: Config) -> nn.Module:
     """The config's backbone with nothing removed, built on the meta device (shapes only)
     where it can be, on the CPU otherwise."""
-    from .scope import setup_scope
+    from ..engine.runner.scope import setup_scope
     setup_scope(cfg)
     from mmengine.registry import MODELS
     bb = copy.deepcopy(cfg.model['backbone'])

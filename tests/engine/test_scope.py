@@ -1,10 +1,10 @@
-"""The tools pick the toolbox from default_scope (repl_mm.runtime.scope)."""
+"""The tools pick the toolbox from default_scope (repl_mm.engine.runner.scope)."""
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from repl_mm.runtime import load_config
-from repl_mm.runtime.scope import detect_scope, setup_scope
+from repl_mm.engine import load_config
+from repl_mm.engine.runner.scope import detect_scope, setup_scope
 
 BASES = {'mmdet': 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py',
          'mmseg': 'mmseg::deeplabv3/deeplabv3_r50-d8_4xb2-40k_cityscapes-512x1024.py',

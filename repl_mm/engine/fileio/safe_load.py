@@ -1,41 +1,41 @@
-"""Safe checkpoint loading for every mmengine load: resume, ``load_from``, ``Pretrained``.
+"""Safe (``weights_only``) checkpoint loading: the loader behind every scheme of
+:mod:`repl_mm.engine.fileio.loaders`.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, which refuses the few Python objects
-that mmengine 0.10.7 writes into its checkpoints next to the tensors, so ``--resume`` fails with
+that mmengine writes into its checkpoints next to the tensors, so ``--resume`` fails with
 ``Unsupported global: GLOBAL mmengine.logging.history_buffer.HistoryBuffer``. The easy "fix",
-``weights_only=False``, would run whatever a downloaded ``.pth`` file pickles. Instead this module
+``weights_only=False``, would run whatever a downloaded ``.pth`` file pickles (and is what
+onedl-mmengine falls back to, with a warning). Instead :func:`safe_torch_load`
 
-* allowlists exactly the classes mmengine's ``Runner.save_checkpoint`` writes (see
-  :data:`MMENGINE_SAFE_GLOBALS`; found with ``torch.serialization.get_unsafe_globals_in_checkpoint``
-  on checkpoints of the mmdet, mmseg and mmpretrain runners), and
-* patches :class:`mmengine.runner.CheckpointLoader` -- the one function every mmengine load goes
-  through -- so that each scheme loads with ``weights_only=True`` under that allowlist, and a file
-  holding any other pickled object is refused with :class:`UnsafeCheckpointError` before any of
-  its code can run.
+* loads with ``weights_only=True`` passed explicitly (so ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
+  cannot turn it off) under an allowlist of exactly the classes mmengine's
+  ``Runner.save_checkpoint`` writes (:data:`MMENGINE_SAFE_GLOBALS`; found with
+  ``torch.serialization.get_unsafe_globals_in_checkpoint`` on checkpoints of the mmdet, mmseg
+  and mmpretrain runners), registered with torch only for the duration of the load
+  (:func:`safe_globals`);
+* refuses a file holding any other pickled object with :class:`UnsafeCheckpointError` before
+  any of its code can run, and a file that is no checkpoint at all (HTML, a Git LFS pointer,
+  truncated) with :class:`NotACheckpointError`.
 
-:func:`install_safe_checkpoint_loading` does the patching; importing :mod:`repl_mm.runtime` calls
-it. A user who trusts a file holding other objects can allowlist them with
-``torch.serialization.add_safe_globals`` before loading; nothing here falls back to unsafe loading.
+Nothing here is installed into mmengine or torch at import. A user who trusts a file holding
+other objects can allowlist them with ``torch.serialization.add_safe_globals`` before loading;
+nothing here falls back to unsafe loading.
 """
 import collections
 import contextlib
-import io
-import logging
 import os
-import os.path as osp
 import pickle
 import re
-from tempfile import TemporaryDirectory
-from typing import Any, Callable, Iterator, List, Optional, Tuple
-from urllib.parse import urlparse
+import threading
+from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer, print_log
+from mmengine.logging import HistoryBuffer
 
 __all__ = ['MMENGINE_SAFE_GLOBALS', 'UnsafeCheckpointError', 'NotACheckpointError',
            'CorruptCheckpointError', 'describe_non_checkpoint', 'safe_globals', 'safe_torch_load',
-           'install_safe_checkpoint_loading', 'is_installed']
+           'is_refusal']
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -104,17 +104,73 @@ def _builtin_globals() -> List[Any]:
 MMENGINE_SAFE_GLOBALS: List[Any] = _builtin_globals() + _numpy_globals() + _mmengine_globals()
 
 
+def _history_buffer_setstate(self: HistoryBuffer, state: dict) -> None:
+    """``HistoryBuffer.__setstate__`` without its class-wide side effect.
+
+    mmengine 0.10.7's version merges the pickled ``statistics_methods`` into the class attribute
+    ``HistoryBuffer._statistics_methods``, a table shared by every buffer of the process, so a
+    checkpoint could remap e.g. ``'mean'`` to ``max`` for all logging. Statistics methods are
+    registered in code (``HistoryBuffer.register_statistics``); the pickled table is dropped.
+    """
+    state = dict(state)
+    state.pop('statistics_methods', None)
+    self._set_default_statistics()
+    self.__dict__.update(state)
+
+
+_GUARD_LOCK = threading.RLock()
+_guard_depth = 0
+_saved_setstate: List[Any] = []
+
+
+@contextlib.contextmanager
+def _history_buffer_guard() -> Iterator[None]:
+    """The one patch left: ``HistoryBuffer.__setstate__`` is :func:`_history_buffer_setstate`
+    while a safe load runs, and mmengine's own again afterwards.
+
+    Why a patch: torch's weights-only unpickler calls the allowlisted class's ``__setstate__``,
+    and mmengine's merges the pickled statistics table into the class-wide one; there is no
+    extension point for how a class is unpickled. It is applied only inside
+    :func:`safe_globals` (nested and threaded loads share one application, counted under a
+    lock) and restored on exit, never at import. Guarded: if the installed mmengine's
+    ``HistoryBuffer`` has no ``_set_default_statistics`` (the method the replacement relies
+    on), nothing is patched and mmengine's ``__setstate__`` stays.
+    """
+    global _guard_depth
+    if not hasattr(HistoryBuffer, '_set_default_statistics'):
+        yield
+        return
+    with _GUARD_LOCK:
+        if _guard_depth == 0:
+            _saved_setstate[:] = [HistoryBuffer.__dict__.get('__setstate__')]
+            HistoryBuffer.__setstate__ = _history_buffer_setstate
+        _guard_depth += 1
+    try:
+        yield
+    finally:
+        with _GUARD_LOCK:
+            _guard_depth -= 1
+            if _guard_depth == 0:
+                original = _saved_setstate.pop()
+                if original is None:
+                    del HistoryBuffer.__setstate__
+                else:
+                    HistoryBuffer.__setstate__ = original
+
+
 @contextlib.contextmanager
 def safe_globals() -> Iterator[None]:
-    """Context manager allowlisting :data:`MMENGINE_SAFE_GLOBALS` for ``weights_only`` loads.
+    """Context manager for ``weights_only`` loads of mmengine checkpoints: allowlists
+    :data:`MMENGINE_SAFE_GLOBALS` and unpickles ``HistoryBuffer`` without its class-wide side
+    effect (:func:`_history_buffer_guard`); both are undone on exit.
 
     Adds only the entries torch does not list yet and removes only those on exit (torch's own
-    ``safe_globals`` context removes every entry it was given, which would undo the process-wide
-    registration of :func:`install_safe_checkpoint_loading`).
+    ``safe_globals`` context removes every entry it was given, which would undo a user's own
+    ``add_safe_globals``).
     """
     current = torch.serialization.get_safe_globals()
     missing = [g for g in MMENGINE_SAFE_GLOBALS if g not in current]
-    with torch.serialization.safe_globals(missing):
+    with torch.serialization.safe_globals(missing), _history_buffer_guard():
         yield
 
 
@@ -209,7 +265,7 @@ def _refusal(filename: Any, err: BaseException) -> UnsafeCheckpointError:
         f'loading it would run code chosen by whoever made the file, so it was not loaded and '
         f'none of its code ran. repl_mm loads checkpoints with torch.load(weights_only=True) and '
         f'an allowlist of the classes mmengine saves '
-        f'(repl_mm.runtime.checkpoint.MMENGINE_SAFE_GLOBALS). If you made this file yourself and '
+        f'(repl_mm.engine.fileio.MMENGINE_SAFE_GLOBALS). If you made this file yourself and '
         f'trust it, allowlist its classes with torch.serialization.add_safe_globals([...]) '
         f'before loading.')
 
@@ -268,165 +324,3 @@ def safe_torch_load(f: Any, map_location: Any = None, filename: Optional[str] = 
         raise _truncated(name, head, e) from None
 
 
-def load_from_local(filename: str, map_location: Any = None) -> Any:
-    """Replacement for mmengine's local-file scheme (``CheckpointLoader`` prefix ``''``)."""
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return safe_torch_load(filename, map_location, filename)
-
-
-def _load_url(url: str, model_dir: Optional[str] = None, map_location: Any = None,
-              progress: bool = True, check_hash: bool = False,
-              file_name: Optional[str] = None, **kwargs) -> Any:
-    """``torch.hub.load_state_dict_from_url`` with the safe load (its default is
-    ``weights_only=False``): downloads to the hub cache like torch does, then
-    :func:`safe_torch_load` on the cached file; errors name the URL and the cached file."""
-    if model_dir is None:
-        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
-    os.makedirs(model_dir, exist_ok=True)
-    cached = osp.join(model_dir, file_name or osp.basename(urlparse(url).path))
-    if not osp.exists(cached):
-        print_log(f'Downloading: "{url}" to {cached}', logger='current')
-        match = torch.hub.HASH_REGEX.search(osp.basename(cached)) if check_hash else None
-        torch.hub.download_url_to_file(url, cached, match.group(1) if match else None,
-                                       progress=progress)
-    try:
-        return safe_torch_load(cached, map_location, f'{url} (cached as {cached})')
-    except NotACheckpointError as e:
-        raise NotACheckpointError(f'{e} Delete the cached file {cached} to download it '
-                                  'again.') from None
-
-
-def _load_from_openmmlab(filename: str, map_location: Any = None) -> Any:
-    """mmengine's ``open-mmlab://`` / ``openmmlab://`` scheme with the safe load, also for
-    names mapped to a local file under ``$MMENGINE_HOME`` (mmengine calls ``torch.load``)."""
-    from mmengine.runner import checkpoint as ckpt_mod
-    prefix = 'open-mmlab://' if filename.startswith('open-mmlab://') else 'openmmlab://'
-    model_name = filename[len(prefix):]
-    deprecated = ckpt_mod.get_deprecated_model_names()
-    if model_name in deprecated:
-        print_log(f'{prefix}{model_name} is deprecated in favor of '
-                  f'{prefix}{deprecated[model_name]}', logger='current', level=logging.WARNING)
-        model_name = deprecated[model_name]
-    model_url = ckpt_mod.get_external_models()[model_name]
-    if model_url.startswith(('http://', 'https://')):
-        return ckpt_mod.load_from_http(model_url, map_location=map_location)
-    path = osp.join(ckpt_mod._get_mmengine_home(), model_url)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} can not be found.')
-    return safe_torch_load(path, map_location, f'{filename} ({path})')
-
-
-def _load_from_pavi(filename: str, map_location: Any = None) -> Any:
-    """mmengine's ``pavi://`` scheme with the safe load."""
-    if not filename.startswith('pavi://'):
-        raise ValueError(f'Expected filename startswith `pavi://`, but get {filename}')
-    try:
-        from pavi import modelcloud
-    except ImportError:
-        raise ImportError('Please install pavi to load checkpoint from modelcloud.')
-    model = modelcloud.get(filename[7:])
-    with TemporaryDirectory() as tmp_dir:
-        downloaded = osp.join(tmp_dir, model.name)
-        model.download(downloaded)
-        return safe_torch_load(downloaded, map_location, filename)
-
-
-def _load_from_ceph(filename: str, map_location: Any = None, backend: str = 'petrel') -> Any:
-    """mmengine's ``s3://`` / ``petrel://`` scheme with the safe load."""
-    from mmengine.fileio import get_file_backend
-    file_backend = get_file_backend(filename, backend_args={'backend': backend})
-    with io.BytesIO(file_backend.get(filename)) as buffer:
-        return safe_torch_load(buffer, map_location, filename)
-
-
-def _history_buffer_setstate(self: HistoryBuffer, state: dict) -> None:
-    """``HistoryBuffer.__setstate__`` without its class-wide side effect.
-
-    mmengine 0.10.7's version merges the pickled ``statistics_methods`` into the class attribute
-    ``HistoryBuffer._statistics_methods``, a table shared by every buffer of the process, so a
-    checkpoint could remap e.g. ``'mean'`` to ``max`` for all logging. Statistics methods are
-    registered in code (``HistoryBuffer.register_statistics``); the pickled table is dropped.
-    """
-    state = dict(state)
-    state.pop('statistics_methods', None)
-    self._set_default_statistics()
-    self.__dict__.update(state)
-
-
-_INSTALLED = False
-#: mmengine's functions replaced by :func:`install_safe_checkpoint_loading` (for tests that
-#: show what they would do)
-MMENGINE_ORIGINALS: dict = {}
-
-
-def is_installed() -> bool:
-    """Whether :func:`install_safe_checkpoint_loading` has patched mmengine."""
-    return _INSTALLED
-
-
-def install_safe_checkpoint_loading() -> None:
-    """Makes every mmengine checkpoint load safe; idempotent.
-
-    * every scheme of :class:`mmengine.runner.CheckpointLoader` loads with
-      ``weights_only=True`` under the allowlist, whatever ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``
-      says: the local file (``resume``, ``load_from``, ``Pretrained`` with a path),
-      ``open-mmlab://`` (URL or a file under ``$MMENGINE_HOME``), ``pavi://``, ``s3://`` /
-      ``petrel://``, and the URL download behind ``http(s)://``, ``torchvision://`` and
-      ``mmcls://`` (``mmengine.runner.checkpoint.load_url``);
-    * ``CheckpointLoader.load_checkpoint`` turns a weights-only refusal of any scheme into
-      :class:`UnsafeCheckpointError`;
-    * :data:`MMENGINE_SAFE_GLOBALS` is registered with ``torch.serialization.add_safe_globals``,
-      so a plain ``torch.load`` of an mmengine checkpoint works too (e.g. mmpretrain's own
-      ``tools/model_converters/reparameterize_model.py``);
-    * unpickling a ``HistoryBuffer`` no longer changes the class-wide statistics table.
-
-    Raises:
-        RuntimeError: mmengine is not the version whose functions this replaces (0.10.7).
-    """
-    global _INSTALLED
-    if _INSTALLED:
-        return
-    from mmengine.runner import checkpoint as ckpt_mod
-
-    from .mmengine_patch import check_source
-    check_source(ckpt_mod.load_from_openmmlab, 'load_from_openmmlab')
-    check_source(ckpt_mod.load_from_pavi, 'load_from_pavi')
-    check_source(ckpt_mod.load_from_ceph, 'load_from_ceph')
-    check_source(HistoryBuffer.__setstate__, 'HistoryBuffer.__setstate__')
-    CheckpointLoader = ckpt_mod.CheckpointLoader
-    MMENGINE_ORIGINALS.update(
-        load_from_local=ckpt_mod.load_from_local, load_from_openmmlab=ckpt_mod.load_from_openmmlab,
-        load_from_pavi=ckpt_mod.load_from_pavi, load_from_ceph=ckpt_mod.load_from_ceph,
-        load_url=ckpt_mod.load_url, history_buffer_setstate=HistoryBuffer.__setstate__)
-
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
-    CheckpointLoader.register_scheme(prefixes=('open-mmlab://', 'openmmlab://'),
-                                     loader=_load_from_openmmlab, force=True)
-    CheckpointLoader.register_scheme(prefixes='pavi://', loader=_load_from_pavi, force=True)
-    CheckpointLoader.register_scheme(prefixes=[r'(\S+\:)?s3://', r'(\S+\:)?petrel://'],
-                                     loader=_load_from_ceph, force=True)
-    ckpt_mod.load_from_local = load_from_local
-    ckpt_mod.load_from_openmmlab = _load_from_openmmlab
-    ckpt_mod.load_from_pavi = _load_from_pavi
-    ckpt_mod.load_from_ceph = _load_from_ceph
-    ckpt_mod.load_url = _load_url
-    HistoryBuffer.__setstate__ = _history_buffer_setstate
-    torch.serialization.add_safe_globals(list(MMENGINE_SAFE_GLOBALS))
-
-    original: Callable = CheckpointLoader.load_checkpoint.__func__
-
-    def load_checkpoint(cls, filename, map_location=None, logger='current'):
-        try:
-            with safe_globals():
-                return original(cls, filename, map_location, logger)
-        except pickle.UnpicklingError as e:
-            if is_refusal(e):
-                raise _refusal(filename, e) from None
-            raise NotACheckpointError(f'{filename!s} is not a PyTorch checkpoint: {e}') from None
-
-    load_checkpoint.__doc__ = original.__doc__
-    load_checkpoint.__wrapped__ = original
-    CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
-    _INSTALLED = True

@@ -1,93 +1,19 @@
-"""Training hooks that keep a run from losing work or drifting on resume.
-
-* :class:`NonFiniteLossHook` stops training at the first NaN/inf loss term, before any
-  checkpoint of that iteration is written (mmdet's ``CheckInvalidLossHook`` checks every 50
-  iterations and only the total loss).
-* :class:`RNGStateHook` saves the Python, numpy and torch (CPU and CUDA) random states and the
-  position in the epoch in every checkpoint and restores them on resume, so a resumed run with
-  random augmentation equals the uninterrupted run bit for bit.
-
-Both are registered in mmengine's ``HOOKS`` registry, which the mmdet, mmseg and mmpretrain
-registries fall back to. ``tools/train.py`` adds them to every config that lacks them
-(:func:`add_default_hooks`); the repository's configs list them in ``custom_hooks`` so the
-toolboxes' own tools get them too.
-"""
+"""``RNGStateHook``: saves the Python, numpy and torch (CPU and CUDA) random states and the
+position in the epoch in every checkpoint and restores them on resume, so a resumed run with
+random augmentation equals the uninterrupted run bit for bit. Registered in mmengine's
+``HOOKS`` (the toolboxes' registries fall back to it)."""
 import logging
-import math
 import random
 from functools import partial
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 
-__all__ = ['NonFiniteLossError', 'NonFiniteLossHook', 'RNGStateHook', 'DEFAULT_HOOKS',
-           'add_default_hooks', 'get_rng_state', 'set_rng_state']
-
-
-class NonFiniteLossError(FloatingPointError):
-    """A loss term became NaN or infinite; training was stopped."""
-
-
-def _as_float(value: Any) -> Optional[float]:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            return None
-        return float(value.detach().float().item())
-    if isinstance(value, (int, float, np.floating, np.integer)):
-        return float(value)
-    return None
-
-
-@HOOKS.register_module()
-class NonFiniteLossHook(Hook):
-    """Stops training when a logged loss term is NaN or infinite.
-
-    Runs after every training iteration, before the ``CheckpointHook`` (priority
-    ``VERY_HIGH``), on the terms the model's ``train_step`` returns (``loss`` and each
-    ``loss_*``). It raises :class:`NonFiniteLossError` naming the iteration and every
-    non-finite term, so ``tools/train.py`` exits non-zero, no checkpoint of the broken weights
-    is written and no good checkpoint is rotated out.
-
-    Turn it off in a config with
-    ``custom_hooks = [dict(type='NonFiniteLossHook', enabled=False)]``.
-
-    Args:
-        enabled (bool): check the losses. Defaults to True.
-    """
-
-    priority = 'VERY_HIGH'
-
-    def __init__(self, enabled: bool = True) -> None:
-        if not isinstance(enabled, bool):
-            raise TypeError(f'NonFiniteLossHook: enabled must be True or False, got '
-                            f'{enabled!r}')
-        self.enabled = enabled
-
-    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
-                         outputs: Optional[dict] = None) -> None:
-        if not self.enabled or not isinstance(outputs, dict):
-            return
-        values = {k: _as_float(v) for k, v in outputs.items()}
-        values = {k: v for k, v in values.items() if v is not None}
-        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-        if not bad:
-            return
-        good = {k: v for k, v in values.items() if k not in bad}
-        last = runner.message_hub.get_info('last_ckpt', None)
-        terms = ', '.join(f'{k}={v}' for k, v in bad.items())
-        finite = ', '.join(f'{k}={v:.6g}' for k, v in good.items()) or 'none'
-        raise NonFiniteLossError(
-            f'Non-finite loss at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): '
-            f'{terms} (finite terms: {finite}). Training stopped; no checkpoint was written '
-            f'for this iteration and the last good checkpoint is kept: {last or "none yet"}. '
-            'Lower the learning rate, add gradient clipping (optim_wrapper.clip_grad) or check '
-            "the data; to train on regardless, set custom_hooks=[dict(type='NonFiniteLossHook', "
-            'enabled=False)].')
+__all__ = ['RNGStateHook', 'get_rng_state', 'set_rng_state']
 
 
 def get_rng_state() -> Dict[str, Any]:
@@ -204,11 +130,23 @@ class _RestoreAtCall:
 
     def __next__(self) -> Any:
         if self._left == 0:
+            # onedl-mmengine's skip_iter drops the torch iterator and makes it lazily here; its
+            # creation draws the base seed from torch's generator, which the uninterrupted run
+            # did at its first batch: draw it before the state is restored, not after
+            ensure = getattr(self._iterator, '_ensure_iterator', None)
+            if callable(ensure):
+                ensure()
             self._restore()
             self._loop.dataloader_iterator = self._iterator
             return next(self._iterator)
         self._left -= 1
         return next(self._iterator)
+
+    def skip_iter(self, n: int) -> None:
+        """onedl-mmengine's replay: ``IterBasedTrainLoop`` skips the trained iterations with
+        one ``skip_iter(n)`` (at the sampler where it can) instead of ``n`` ``next`` calls."""
+        self._iterator.skip_iter(n)
+        self._left = max(self._left - n, 0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._iterator, name)
@@ -313,7 +251,9 @@ class RNGStateHook(Hook):
             self._patched_loader = loop.dataloader
             loop.dataloader = _RestoreAfter(loop.dataloader, skip, restore)
             return
-        if getattr(loop, 'iter', 0) > 0 and hasattr(loop, 'dataloader_iterator'):
+        # onedl-mmengine's fast_forward_on_resume=True does not replay the trained iterations
+        if getattr(loop, 'iter', 0) > 0 and hasattr(loop, 'dataloader_iterator') \
+                and not getattr(loop, 'fast_forward_on_resume', False):
             loop.dataloader_iterator = _RestoreAtCall(loop, loop.dataloader_iterator, loop.iter,
                                                       restore)
         else:
@@ -354,26 +294,3 @@ class RNGStateHook(Hook):
                       'the random augmentation after this resume differs from an '
                       'uninterrupted run. Set persistent_workers=False for a bit-exact resume.',
                       logger='current', level=logging.WARNING)
-
-
-#: hook types :func:`add_default_hooks` puts into every training config
-DEFAULT_HOOKS: List[str] = ['NonFiniteLossHook', 'RNGStateHook']
-
-
-def add_default_hooks(cfg: Config) -> List[str]:
-    """Appends :data:`DEFAULT_HOOKS` missing from ``cfg.custom_hooks`` (any entry of a type,
-    including one with ``enabled=False``, counts as present).
-
-    Args:
-        cfg (Config): the training config; changed in place.
-
-    Returns:
-        list[str]: the hook types added.
-    """
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    present = {h.get('type') if isinstance(h, dict) else type(h).__name__ for h in hooks}
-    present |= {t.__name__ for t in present if isinstance(t, type)}
-    added = [name for name in DEFAULT_HOOKS if name not in present]
-    hooks.extend(dict(type=name) for name in added)
-    cfg.custom_hooks = hooks
-    return added

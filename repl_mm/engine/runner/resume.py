@@ -1,7 +1,7 @@
 """Auto-resume (``--resume`` without a file, ``resume=True`` in a config) that finds the newest
 checkpoint that loads.
 
-mmengine 0.10.7 resumes from whatever ``<work_dir>/last_checkpoint`` names; a missing pointer
+mmengine's ``Runner`` resumes from whatever ``<work_dir>/last_checkpoint`` names; a missing pointer
 makes it start from scratch and overwrite the existing ``epoch_N.pth`` files, a truncated
 checkpoint stops it. :func:`find_resume_checkpoint` instead
 
@@ -12,9 +12,10 @@ checkpoint stops it. :func:`find_resume_checkpoint` instead
 * if checkpoints exist but none loads, stops with :class:`NoLoadableCheckpointError` listing
   each file and what is wrong with it -- it never trains over existing checkpoints.
 
-A file refused as unsafe (:class:`~repl_mm.runtime.checkpoint.UnsafeCheckpointError`) stops
-the search: that is a security refusal, not a broken file. Installed by ``import repl_mm`` in
-place of mmengine's ``find_latest_checkpoint`` (the one ``Runner.load_or_resume`` calls).
+A file refused as unsafe (:class:`~repl_mm.engine.fileio.UnsafeCheckpointError`) stops
+the search: that is a security refusal, not a broken file.
+:meth:`ReplRunner.load_or_resume <repl_mm.engine.runner.repl_runner.ReplRunner.load_or_resume>`
+calls it where mmengine's ``Runner`` calls ``find_latest_checkpoint``.
 """
 import logging
 import os
@@ -24,11 +25,10 @@ from typing import List, Optional, Tuple
 
 from mmengine.logging import print_log
 
-from .checkpoint import UnsafeCheckpointError, safe_torch_load
-from .mmengine_patch import check_source
+from ..fileio.safe_load import UnsafeCheckpointError, safe_torch_load
 
 __all__ = ['NoLoadableCheckpointError', 'list_checkpoints', 'checkpoint_problem',
-           'find_resume_checkpoint', 'install_resume_fallback']
+           'find_resume_checkpoint']
 
 _CKPT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
 
@@ -132,17 +132,3 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
         'Training was not started, so nothing was overwritten. Fix or move these files, or '
         'name a checkpoint with --resume PATH, or use another --work-dir to start from '
         'scratch.')
-
-
-def install_resume_fallback() -> None:
-    """Makes ``Runner.load_or_resume`` auto-resume through :func:`find_resume_checkpoint`;
-    idempotent.
-
-    Raises:
-        RuntimeError: mmengine's ``find_latest_checkpoint`` is not 0.10.7's.
-    """
-    from mmengine.runner import runner as runner_mod
-    if runner_mod.find_latest_checkpoint is find_resume_checkpoint:
-        return
-    check_source(runner_mod.find_latest_checkpoint, 'find_latest_checkpoint')
-    runner_mod.find_latest_checkpoint = find_resume_checkpoint

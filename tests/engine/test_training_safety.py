@@ -1,5 +1,5 @@
 """Training never loses work (issue 12), by fault injection on a tiny mmengine run
-(tests/runtime/tiny_run.py: 16 randomly augmented samples, 4 iterations per epoch):
+(tests/engine/tiny_run.py: 16 randomly augmented samples, 4 iterations per epoch):
 
 * SIGKILL while a checkpoint is half written, ``max_keep_ckpts=1``: the previous checkpoint
   survives and resume ends with the weights of an uninterrupted run;
@@ -20,8 +20,8 @@ import sys
 import pytest
 import torch
 
-from repl_mm.runtime import NoLoadableCheckpointError, safe_torch_load
-from repl_mm.runtime.resume import find_resume_checkpoint
+from repl_mm.engine import NoLoadableCheckpointError, safe_torch_load
+from repl_mm.engine.runner.resume import find_resume_checkpoint
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(HERE))
@@ -97,6 +97,21 @@ def test_kill_during_save_keeps_previous_checkpoint_and_resume_matches(tmp_path,
     assert not [n for n in names if '.tmp-' in n]  # the stale temporary file is gone
 
 
+def test_safe_checkpoint_hook_alone_is_crash_safe_with_mmengines_runner(tmp_path, reference):
+    """SafeCheckpointHook in a config run by mmengine's own Runner (no runner_type): the
+    checkpoint is written under a temporary name and renamed, rotation waits for it."""
+    work = tmp_path / 'work'
+    proc = _subprocess(work_dir=str(work), name='killed_plain', max_keep_ckpts=1,
+                       kill_during_save_of='epoch_2.pth', runner='Runner',
+                       ckpt_type='SafeCheckpointHook', **EPOCHS)
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    names = sorted(os.listdir(work))
+    assert 'epoch_2.pth' not in names and 'epoch_1.pth' in names
+    assert len([n for n in names if n.startswith('.epoch_2.pth.tmp-')]) == 1
+    assert (work / 'last_checkpoint').read_text() == str(work / 'epoch_1.pth')
+    _assert_equal_weights(_weights(work / 'epoch_1.pth'), reference[1])
+
+
 def test_kill_during_best_save_keeps_previous_best(tmp_path, reference):
     """save_best: mmengine deletes the previous best checkpoint before writing the new one."""
     work = tmp_path / 'work'
@@ -153,7 +168,7 @@ def test_no_loadable_checkpoint_refuses_to_train_over_them(tmp_path):
 
 
 def test_empty_work_dir_starts_from_scratch(tmp_path, monkeypatch):
-    from repl_mm.runtime import resume
+    from repl_mm.engine.runner import resume
     logged = []
     monkeypatch.setattr(resume, 'print_log', lambda msg, **kw: logged.append(msg))
     assert find_resume_checkpoint(str(tmp_path)) is None
@@ -168,9 +183,9 @@ def test_nan_loss_stops_with_error_and_keeps_good_checkpoints(tmp_path):
                        **EPOCHS)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('repl_mm.runtime.hooks.NonFiniteLossError: Non-finite loss at '
-                           'iteration 6 (epoch 2): loss=nan, loss_cls=nan (finite terms: '
-                           'loss_reg='), last
+    assert last.startswith('repl_mm.engine.hooks.non_finite_loss_hook.NonFiniteLossError: '
+                           'Non-finite loss at iteration 6 (epoch 2): loss=nan, loss_cls=nan '
+                           '(finite terms: loss_reg='), last
     assert f'last good checkpoint is kept: {work / "epoch_1.pth"}' in last
     assert "dict(type='NonFiniteLossHook', enabled=False)" in last
     names = sorted(n for n in os.listdir(work) if n.endswith('.pth'))
@@ -183,7 +198,7 @@ def test_nan_loss_stops_with_error_and_keeps_good_checkpoints(tmp_path):
 def test_nan_hook_can_be_turned_off(tmp_path):
     from mmengine.config import Config
 
-    from repl_mm.runtime.hooks import add_default_hooks
+    from repl_mm.engine.hooks import add_default_hooks
     cfg = Config(dict(custom_hooks=[dict(type='NonFiniteLossHook', enabled=False)]))
     assert add_default_hooks(cfg) == ['RNGStateHook']
     runner = tiny_run.build_runner(str(tmp_path / 'w'), f'nan_off_{next(_RUNS)}', max_epochs=1,

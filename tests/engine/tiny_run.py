@@ -3,7 +3,8 @@
 A 16-sample dataset whose ``__getitem__`` draws from Python's ``random``, numpy's and torch's
 global generators (random flip, random crop offset, noise -- what RandomFlip /
 RandomResizedCrop do), a conv + linear classifier that reports two loss terms, and mmengine's
-Runner with repl_mm's hooks. Used in-process (:func:`build_runner`) and as a subprocess
+``ReplRunner`` (crash-safe saves, ``SafeCheckpointHook``, resume fallback) with repl_mm's
+hooks. Used in-process (:func:`build_runner`) and as a subprocess
 (``python tiny_run.py JSON``) that can be killed with SIGKILL during a save or mid-epoch.
 """
 import json
@@ -25,8 +26,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-import repl_mm.runtime  # noqa: E402,F401  installs the safe loading / saving / resume
-from repl_mm.runtime.hooks import add_default_hooks  # noqa: E402
+from repl_mm.engine import ReplRunner  # noqa: E402  safe loading / saving / resume
+from repl_mm.engine.hooks import add_default_hooks  # noqa: E402
 
 
 class AugmentedToySet(Dataset):
@@ -96,7 +97,7 @@ class KillAt(Hook):
 def kill_during_save_of(name: str) -> None:
     """Makes the crash-safe writer SIGKILL the process when the temporary file of checkpoint
     ``name`` is half written (truncated to half its size, then killed before the rename)."""
-    from repl_mm.runtime import safe_save
+    from repl_mm.engine.fileio import atomic as safe_save
     original = safe_save._sync
 
     def _sync(f):
@@ -116,7 +117,8 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
                  num_workers: int = 0,
                  persistent_workers: bool = False, val: bool = False, save_best: bool = False,
                  default_hooks: bool = True, by_epoch_ckpt: bool = True,
-                 seed: Optional[int] = 0) -> Runner:
+                 seed: Optional[int] = 0, runner: str = 'ReplRunner',
+                 ckpt_type: str = 'CheckpointHook') -> Runner:
     """A Runner on :class:`AugmentedToySet` (batch 4: 4 iterations per epoch).
 
     Args:
@@ -125,6 +127,9 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
         interval (int): checkpoint interval (epochs, or iterations for iteration-based runs).
         kill_at_iter (int): crash after this iteration (1-based); 0: never.
         sigkill (bool): crash by SIGKILL (subprocess) instead of raising :class:`Crash`.
+        runner (str): ``'ReplRunner'`` (makes a ``CheckpointHook`` the ``SafeCheckpointHook``)
+            or mmengine's ``'Runner'``.
+        ckpt_type (str): the checkpoint hook of ``default_hooks``.
     """
     from mmengine.config import Config
     by_iter = max_iters > 0
@@ -136,7 +141,7 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
         dict(by_epoch=True, max_epochs=max_epochs)
     if val:
         train_cfg['val_interval'] = interval
-    ckpt = dict(type='CheckpointHook', interval=interval, by_epoch=(not by_iter) and by_epoch_ckpt,
+    ckpt = dict(type=ckpt_type, interval=interval, by_epoch=(not by_iter) and by_epoch_ckpt,
                 max_keep_ckpts=max_keep_ckpts)
     if save_best:
         ckpt['save_best'] = 'toy/score'
@@ -144,6 +149,9 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
     cfg = Config(dict(custom_hooks=[]))
     if default_hooks:
         add_default_hooks(cfg)
+    else:  # ReplRunner adds the hooks a config lacks: these are present, turned off
+        cfg.custom_hooks = [dict(type='NonFiniteLossHook', enabled=False),
+                            dict(type='RNGStateHook', enabled=False)]
     hooks = list(cfg.custom_hooks)
     if kill_at_iter:
         hooks.append(KillAt(kill_at_iter, sigkill))
@@ -166,7 +174,8 @@ def build_runner(work_dir: str, name: str, max_epochs: int = 3, max_iters: int =
                                                                   shuffle=False)),
                       val_cfg=dict(), val_evaluator=Evaluator(Score()))
     torch.manual_seed(1234)  # the model is built here, before the Runner seeds
-    return Runner(
+    runner_cls = ReplRunner if runner == 'ReplRunner' else Runner
+    return runner_cls(
         model=ToyClassifier(nan_at_iter), work_dir=work_dir, experiment_name=name,
         train_dataloader=loader, train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),

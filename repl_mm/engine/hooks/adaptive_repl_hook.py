@@ -12,7 +12,7 @@ mask the model was trained with.
 
 Config::
 
-    custom_imports = dict(imports=['repl_mm', 'repl_mm.runtime.adaptive'],
+    custom_imports = dict(imports=['repl_mm', 'repl_mm.engine.hooks.adaptive_repl_hook'],
                           allow_failed_imports=False)
     model = dict(backbone=dict(adaptive=True))
     custom_hooks = [dict(type='AdaptiveRepLHook')]
@@ -28,7 +28,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from torch import nn
 
-from ..models.adaptive import redundancy_scores
+from ...models.adaptive import redundancy_scores
 
 __all__ = ['AdaptiveRepLHook', 'CHECKPOINT_KEY', 'adaptive_backbone']
 

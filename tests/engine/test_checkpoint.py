@@ -1,5 +1,6 @@
-"""Safe checkpoint loading (repl_mm.runtime.checkpoint): mmengine training state loads with
-weights_only=True; a file carrying any other pickled object is refused before its code runs."""
+"""Safe checkpoint loading (repl_mm.engine.fileio): mmengine training state loads with
+weights_only=True through the schemes registered by ``import repl_mm.engine``; a file carrying
+any other pickled object is refused before its code runs."""
 import collections
 import os
 
@@ -11,13 +12,9 @@ from mmengine.runner import CheckpointLoader, load_checkpoint
 from mmengine.runner import checkpoint as ckpt_mod
 from mmengine.runner.checkpoint import _load_checkpoint
 
-import repl_mm.runtime  # noqa: F401  installs the safe loading
-from repl_mm.runtime.checkpoint import (
-    UnsafeCheckpointError,
-    is_installed,
-    safe_globals,
-    safe_torch_load,
-)
+import repl_mm.engine  # noqa: F401  registers the safe loaders as CheckpointLoader schemes
+from repl_mm.engine.fileio import loaders
+from repl_mm.engine.fileio.safe_load import UnsafeCheckpointError, safe_globals, safe_torch_load
 
 
 class Payload:
@@ -59,20 +56,34 @@ def _mmengine_like_state():
             'extra': {'arr': np.arange(4, dtype=np.int64), 'f32': np.float32(1.25)}}
 
 
-def test_installed_on_import():
-    assert is_installed()
-    assert CheckpointLoader._get_checkpoint_loader('/x.pth') is ckpt_mod.load_from_local
-    assert ckpt_mod.load_url.__module__ == 'repl_mm.runtime.checkpoint'
+#: a path of every scheme mmengine registers -> the safe loader registered for it
+SCHEME_PATHS = {
+    '/x.pth': loaders.load_from_local, 'https://h/x.pth': loaders.load_from_http,
+    'http://h/x.pth': loaders.load_from_http, 'torchvision://resnet50':
+    loaders.load_from_torchvision, 'modelzoo://resnet50': loaders.load_from_torchvision,
+    'open-mmlab://x': loaders.load_from_openmmlab, 'openmmlab://x': loaders.load_from_openmmlab,
+    'mmcls://x': loaders.load_from_mmcls, 'pavi://p/x.pth': loaders.load_from_pavi,
+    's3://b/x.pth': loaders.load_from_ceph, 'petrel://b/x.pth': loaders.load_from_ceph,
+    'open-mmlab:s3://b/x.pth': loaders.load_from_ceph,
+}
+
+
+def test_registered_on_import():
+    """Every scheme resolves to a safe loader; mmengine's module functions stay its own."""
+    for path, loader in SCHEME_PATHS.items():
+        assert CheckpointLoader._get_checkpoint_loader(path) is loader, path
+    for name in ('load_from_local', 'load_from_http', 'load_url', 'save_checkpoint'):
+        assert not getattr(ckpt_mod, name).__module__.startswith('repl_mm'), name
+    assert loaders.safe_schemes_registered()
 
 
 def test_mmengine_state_round_trips(tmp_path):
     state = _mmengine_like_state()
     path = str(tmp_path / 'ok.pth')
     torch.save(state, path)
-    # the allowlist is registered with torch too: a plain torch.load (weights_only=True, the
-    # default of torch >= 2.6) reads mmengine checkpoints, e.g. in mmpretrain's own converters
-    for loaded in (safe_torch_load(path), _load_checkpoint(path, map_location='cpu'),
-                   torch.load(path, weights_only=True), torch.load(path)):
+    # the allowlist is registered with torch only while our loaders run: a plain torch.load
+    # (weights_only=True, torch >= 2.6) is left as torch makes it (issue 21)
+    for loaded in (safe_torch_load(path), _load_checkpoint(path, map_location='cpu')):
         buf = loaded['message_hub']['log_scalars']['train/loss']
         assert isinstance(buf, HistoryBuffer)
         assert buf.mean() == pytest.approx((1.5 + 2.5 + 0.25) / 3)
@@ -82,7 +93,7 @@ def test_mmengine_state_round_trips(tmp_path):
         assert loaded['extra']['f32'] == np.float32(1.25)
         assert torch.equal(loaded['state_dict']['w'], torch.arange(3.))
         assert loaded['meta']['dataset_meta'] == {'classes': ('a', 'b')}
-    assert HistoryBuffer in torch.serialization.get_safe_globals()
+    assert HistoryBuffer not in torch.serialization.get_safe_globals()
 
 
 def test_payload_is_real(tmp_path):
@@ -124,15 +135,16 @@ def test_getattr_restricted_to_history_buffer_methods(tmp_path):
 
 
 def test_url_loader_is_weights_only(tmp_path):
-    """http(s)://, torchvision://, open-mmlab:// all download through mmengine's
-    load_from_http -> load_url (served here from a file:// URL)."""
+    """http(s)://, torchvision://, open-mmlab:// all download through the registered
+    https:// loader -> load_url (served here from a file:// URL)."""
+    load_from_http = CheckpointLoader._get_checkpoint_loader('https://example.invalid/x.pth')
     path, marker = _payload_file(tmp_path, 'remote.pth')
     with pytest.raises(UnsafeCheckpointError):
-        ckpt_mod.load_from_http('file://' + path, model_dir=str(tmp_path / 'hub'))
+        load_from_http('file://' + path, model_dir=str(tmp_path / 'hub'))
     assert not marker.exists()
     good = str(tmp_path / 'good.pth')
     torch.save(_mmengine_like_state(), good)
-    loaded = ckpt_mod.load_from_http('file://' + good, model_dir=str(tmp_path / 'hub'))
+    loaded = load_from_http('file://' + good, model_dir=str(tmp_path / 'hub'))
     assert loaded['meta']['epoch'] == 1
 
 

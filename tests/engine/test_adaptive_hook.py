@@ -12,8 +12,8 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
-from repl_mm.runtime.adaptive import CHECKPOINT_KEY, AdaptiveRepLHook
-from repl_mm.runtime.checkpoint import safe_torch_load
+from repl_mm.engine.fileio.safe_load import safe_torch_load
+from repl_mm.engine.hooks.adaptive_repl_hook import CHECKPOINT_KEY, AdaptiveRepLHook
 
 
 class _Images(Dataset):
@@ -110,7 +110,7 @@ def test_checkpoint_without_mask_is_refused_for_evaluation(tmp_path):
 
 
 def test_hook_refuses_fixed_backbone(tmp_path):
-    from repl_mm.runtime.adaptive import adaptive_backbone
+    from repl_mm.engine.hooks.adaptive_repl_hook import adaptive_backbone
     model = _Classifier()
     model.backbone.adaptive = False
     with pytest.raises(ValueError, match='adaptive=True'):

@@ -4,7 +4,7 @@ import importlib
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from ..adapters import TOOLBOX_SCOPES, get_toolbox
+from ...adapters import TOOLBOX_SCOPES, get_toolbox
 
 __all__ = ['TOOLBOX_SCOPES', 'detect_scope', 'setup_scope']
 

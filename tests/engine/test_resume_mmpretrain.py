@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from repl_mm.runtime import safe_torch_load
+from repl_mm.engine import safe_torch_load
 from repl_mm.testing.tools import load_tool
 
 pytest.importorskip('mmpretrain')

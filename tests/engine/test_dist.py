@@ -1,4 +1,4 @@
-"""CPU distributed set-up (repl_mm.runtime.dist)."""
+"""CPU distributed set-up (repl_mm.engine.runner.dist)."""
 import socket
 
 import pytest
@@ -6,9 +6,9 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from repl_mm.engine.runner import dist as dist_module
+from repl_mm.engine.runner.dist import NoGPUError, setup_distributed
 from repl_mm.envcheck import cpu_dist_problem
-from repl_mm.runtime import dist as dist_module
-from repl_mm.runtime.dist import NoGPUError, setup_distributed
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason='checks the CPU path; with CUDA mmengine does it')
@@ -130,7 +130,7 @@ def test_existing_ddp_wrapper_cfg_gets_cpu_device_ids(monkeypatch, allow_cpu):
 
 
 def test_slurm_env(monkeypatch):
-    from repl_mm.runtime.dist import slurm_env
+    from repl_mm.engine.runner.dist import slurm_env
     for key, value in (('SLURM_PROCID', '5'), ('SLURM_NTASKS', '8'), ('SLURM_LOCALID', '1'),
                        ('SLURM_NODELIST', 'node[1-2]'), ('MASTER_ADDR', '10.0.0.1')):
         monkeypatch.setenv(key, value)
