@@ -32,7 +32,6 @@ from importlib import metadata  # noqa: E402
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple  # noqa: E402
 
 
-
 def _load_versions():
     """repl_mm/version.py (the one source of version ranges), also when this file runs by path
     without the package."""

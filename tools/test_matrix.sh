@@ -12,7 +12,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-PY="$root/.venv/bin/python"
+PY="${MATRIX_PYTHON:-$root/.venv/bin/python}"  # the pinned stack
 MATRIX_DIR="$root/.matrix"
 # tests/matrix_subset.txt: one node id a line, `a | b` = the first whose file exists
 mapfile -t SUBSET < <(python3 - <<'PYSUBSET'
