@@ -64,7 +64,7 @@ ALIASES = {'onedl-mmengine': 'mmengine', 'onedl-mmcv': 'mmcv', 'onedl-mmdetectio
 OTHERS: Dict[str, Tested] = {
     'torch': Tested('2.13.0', '2.14.1', '>=2.0'),
     'torchvision': Tested('0.28.0', '0.29.1', ''),
-    'numpy': Tested('1.26.4', '2.3.5', ''),
+    'numpy': Tested('1.26.4', '2.4.6', ''),
 }
 
 #: exact pins of each installed stack (the scripts install these; the matrix cells run them)
@@ -73,7 +73,7 @@ PINNED_STACK: Dict[str, str] = {
     'mmdet': '3.3.0', 'mmsegmentation': '1.2.2', 'mmpretrain': '1.2.0',
 }
 ONEDL_STACK: Dict[str, str] = {
-    'torch': '2.14.1', 'torchvision': '0.29.1', 'onedl-mmengine': '0.10.12',
+    'torch': '2.14.1', 'torchvision': '0.29.1', 'numpy': '2.4.6', 'onedl-mmengine': '0.10.12',
     'onedl-mmcv': '2.3.6', 'onedl-mmdetection': '3.5.1', 'onedl-mmsegmentation': '1.4.2',
     'onedl-mmpretrain': '1.3.6',
 }

@@ -47,7 +47,8 @@ for pair in sys.argv[1].split():
     print(f'  {mod} {have}')
     if not have.startswith(want):
         bad.append(f'{mod} {have} is imported, {want} expected')
-sys.exit('; '.join(bad))
+if bad:
+    sys.exit('; '.join(bad))
 PYCHECK
   then
     rc=2

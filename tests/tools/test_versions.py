@@ -90,7 +90,7 @@ def test_pins_lie_in_the_tested_ranges():
 
 # ---------------------------------------------------------------- check_env warnings
 
-ONEDL = {'torch': [('torch', '2.14.1')], 'numpy': [('numpy', '2.3.5')],
+ONEDL = {'torch': [('torch', '2.14.1')], 'numpy': [('numpy', '2.4.6')],
          'mmengine': [('onedl-mmengine', '0.10.12')], 'mmcv': [('onedl-mmcv', '2.3.6')],
          'mmdet': [('onedl-mmdetection', '3.5.1')],
          'mmsegmentation': [('onedl-mmsegmentation', '1.4.2')],
@@ -141,14 +141,14 @@ def test_toolbox_asserts_follow_the_distribution():
     assert [p.split(';')[0] for p in envcheck.version_problems(v)] == [
         'mmdet 3.3.0 needs mmcv>=2.0.0rc4,<2.2.0 but mmcv 2.3.6 is installed',
         'mmsegmentation 1.2.2 needs mmcv>=2.0.0rc4,<2.2.0 but mmcv 2.3.6 is installed']
-    assert envcheck.version_problems(_versions(ONEDL), ['mmdet', 'mmsegmentation',
-                                                       'mmpretrain']) == []
-    (line, ) = envcheck.version_problems(dict(_versions(ONEDL), mmcv='2.4.0'), ['mmpretrain'])
+    forks = ['mmdet', 'mmsegmentation', 'mmpretrain']
+    assert envcheck.version_problems(_versions(ONEDL), forks) == []
+    (line, ) = envcheck.version_problems(dict(_versions(ONEDL), mmcv='2.4.0'), forks)
     assert line.startswith('mmpretrain 1.3.6 needs mmcv>=2.0.0,<2.4.0 but mmcv 2.4.0')
 
 
 def test_installed_distributions_reads_metadata_of_both_families(monkeypatch):
-    have = {'onedl-mmengine': '0.10.12', 'mmcv': '2.1.0', 'numpy': '2.3.5'}
+    have = {'onedl-mmengine': '0.10.12', 'mmcv': '2.1.0', 'numpy': '2.4.6'}
 
     def fake_version(name):
         if name not in have:
