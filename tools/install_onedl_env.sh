@@ -37,7 +37,7 @@ start=$SECONDS
 "${PIP[@]}" -q "${TORCH_PKGS[@]}"
 "${PIP[@]}" -q "$MMENGINE_PKG"
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '${MMCV_PKG#*==}')" 2>/dev/null; then
-  echo "install-onedl: building $MMCV_PKG from source with CPU ops (about 25 min on 2 busy cores)"
+  echo "install-onedl: building $MMCV_PKG from source with CPU ops (78 objects; over an hour on 2 cores shared with other builds)"
   t0=$SECONDS
   # Upstream breakage (docs/compatibility.md): onedl-mmcv 2.3.6's setup.py passes -std=c++17,
   # which overrides torch's own flag, and torch >= 2.14's headers need C++20 ("#error C++20 or
