@@ -24,18 +24,39 @@ if __name__ == '__main__' and sys.path and \
         os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]  # run by path: do not let repl_mm/* shadow top-level modules
 
+import importlib.util  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 from importlib import metadata  # noqa: E402
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple  # noqa: E402
 
+
+def _load_versions():
+    """repl_mm/version.py (the one source of version ranges), also when this file runs by path
+    without the package."""
+    if __package__:
+        from . import version
+        return version
+    spec = importlib.util.spec_from_file_location(
+        'repl_mm_version', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'version.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+versions = _load_versions()
 ALLOW_CPU_DIST_ENV = 'REPL_MM_ALLOW_CPU_DIST'
-MMCV_VERSION = '2.1.0'
+MMCV_VERSION = versions.PINNED_STACK['mmcv']
 #: ``(min, max)``: ``min <= version < max``, copied from each toolbox's ``__init__`` assert.
 TOOLBOX_RANGES: Dict[str, Dict[str, Tuple[str, str]]] = {
     'mmdet': {'mmcv': ('2.0.0rc4', '2.2.0'), 'mmengine': ('0.7.1', '1.0.0')},
     'mmsegmentation': {'mmcv': ('2.0.0rc4', '2.2.0'), 'mmengine': ('0.5.0', '1.0.0')},
+    'mmpretrain': {'mmcv': ('2.0.0', '2.4.0'), 'mmengine': ('0.8.3', '1.0.0')},
+}
+#: the same for OneDL's forks (keyed by the OpenMMLab name): onedl-mmdetection 3.5.1 and
+#: onedl-mmsegmentation 1.4.2 assert nothing; onedl-mmpretrain 1.3.6 asserts these.
+ONEDL_TOOLBOX_RANGES: Dict[str, Dict[str, Tuple[str, str]]] = {
     'mmpretrain': {'mmcv': ('2.0.0', '2.4.0'), 'mmengine': ('0.8.3', '1.0.0')},
 }
 #: distribution name -> import name
@@ -90,27 +111,119 @@ def in_range(version: str, low: str, high: str) -> bool:
     return parse_version(low) <= parse_version(version) < parse_version(high)
 
 
-def installed_versions(names: Sequence[str] = ('torch', 'torchvision', 'mmcv', 'mmengine',
-                                              'mmdet', 'mmsegmentation', 'mmpretrain', 'numpy')
-                       ) -> Dict[str, Optional[str]]:
-    """The installed distribution versions (None when absent), read without importing them."""
-    out: Dict[str, Optional[str]] = {}
+def _dist_version(name: str) -> Optional[str]:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def installed_distributions(names: Sequence[str] = ('torch', 'torchvision', 'mmcv', 'mmengine',
+                                                   'mmdet', 'mmsegmentation', 'mmpretrain',
+                                                   'numpy')
+                            ) -> Dict[str, List[Tuple[str, str]]]:
+    """For each OpenMMLab name, the installed distributions that provide its modules:
+    OpenMMLab's own and OneDL's fork (``versions.ALIASES``), as ``(distribution, version)``;
+    read from package metadata without importing anything. Both at once is a broken install
+    (they overwrite each other's files)."""
+    forks = {v: k for k, v in versions.ALIASES.items()}
+    out: Dict[str, List[Tuple[str, str]]] = {}
     for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
+        found = [(d, _dist_version(d)) for d in (name, forks.get(name)) if d]
+        out[name] = [(d, v) for d, v in found if v is not None]
     return out
 
 
-def version_problems(versions: Dict[str, Optional[str]]) -> List[str]:
-    """The mmcv / mmengine versions an installed toolbox refuses, one line each with the fix.
+def installed_versions(names: Sequence[str] = ('torch', 'torchvision', 'mmcv', 'mmengine',
+                                              'mmdet', 'mmsegmentation', 'mmpretrain', 'numpy')
+                       ) -> Dict[str, Optional[str]]:
+    """The installed versions under OpenMMLab's names (None when absent), read from package
+    metadata without importing them; a OneDL fork distribution (``onedl-mmcv`` ...) counts as
+    the package it replaces (``mmcv``), OpenMMLab's own first."""
+    return {name: (found[0][1] if found else None)
+            for name, found in installed_distributions(names).items()}
+
+
+def onedl_names(dists: Optional[Dict[str, List[Tuple[str, str]]]] = None) -> List[str]:
+    """The OpenMMLab names (``mmcv``, ``mmdet`` ...) installed as OneDL's fork only.
+
+    Args:
+        dists (dict, optional): :func:`installed_distributions` (default: read now).
+    """
+    dists = installed_distributions() if dists is None else dists
+    return [name for name, found in dists.items()
+            if found and all(d.startswith('onedl-') for d, _ in found)]
+
+
+def _fix_for(dist: str, tested: 'versions.Tested') -> str:
+    pin = tested.high if tested.low == tested.high else f'>={tested.low},<={tested.high}'
+    pin = f'=={pin}' if pin[0].isdigit() else pin
+    return f'pip install "{dist}{pin}"'
+
+
+def tested_warnings(dists: Optional[Dict[str, List[Tuple[str, str]]]] = None) -> List[str]:
+    """One line per installed distribution outside what the support matrix tested
+    (``repl_mm/version.py``): ``<dist> <version> is outside the tested range <low>..<high>;
+    fix: <pip command> (or keep it: ...)``. Never raised: ``tools/check_env.py`` prints them as
+    WARNING lines; ``import repl_mm`` does not look at them.
+
+    Args:
+        dists (dict, optional): :func:`installed_distributions` (default: read now).
+    """
+    dists = installed_distributions() if dists is None else dists
+    lines = []
+    for found in dists.values():
+        for dist, version in found:
+            try:
+                tested = versions.tested_range(dist)
+            except KeyError:
+                continue
+            if parse_version(tested.low) <= parse_version(version) <= \
+                    parse_version(tested.high):
+                continue
+            span = tested.low if tested.low == tested.high else f'{tested.low}..{tested.high}'
+            lines.append(f'{dist} {version} is outside the tested range {span} '
+                         f'(docs/compatibility.md); fix: {_fix_for(dist, tested)}, or keep it '
+                         'and run `make test-matrix`-style checks yourself')
+    fam = {name: {d.startswith('onedl-') for d, _ in found}
+           for name, found in dists.items() if name in versions.ALIASES.values() and found}
+    kinds = set().union(*fam.values()) if fam else set()
+    if len(kinds) > 1:
+        mixed = ', '.join(f'{d} {v}' for found in dists.values() for d, v in found
+                          if d in versions.ALIASES or d in versions.ALIASES.values())
+        lines.append(f'OpenMMLab and OneDL packages are mixed ({mixed}): no matrix cell tested '
+                     'this; fix: use one family (docs/compatibility.md has both recipes)')
+    return lines
+
+
+def duplicate_problems(dists: Optional[Dict[str, List[Tuple[str, str]]]] = None) -> List[str]:
+    """Both OpenMMLab's and OneDL's distribution of one package installed: they write the same
+    files, so which one imports is an accident. One line each with the fix.
+
+    Args:
+        dists (dict, optional): :func:`installed_distributions` (default: read now).
+    """
+    dists = installed_distributions() if dists is None else dists
+    return [f'{name} is installed twice ({", ".join(f"{d} {v}" for d, v in found)}), which '
+            f'overwrite each other\'s files; fix: pip uninstall -y {" ".join(d for d, _ in found)}'
+            f' and reinstall the one you want'
+            for name, found in dists.items() if len(found) > 1]
+
+
+def version_problems(versions: Dict[str, Optional[str]], onedl: Sequence[str] = ()
+                     ) -> List[str]:
+    """The mmcv / mmengine versions an installed toolbox refuses, one line each with the fix:
+    exactly the cases where the toolbox's own ``__init__`` assert would stop its import.
 
     Args:
         versions (dict): distribution name -> version or None (:func:`installed_versions`).
+        onedl (sequence of str): the toolboxes (OpenMMLab names) installed as OneDL's fork
+            (:func:`onedl_names`), whose own asserts differ (:data:`ONEDL_TOOLBOX_RANGES`).
     """
     problems = []
-    for toolbox, ranges in TOOLBOX_RANGES.items():
+    for toolbox in TOOLBOX_RANGES:
+        ranges = ONEDL_TOOLBOX_RANGES.get(toolbox, {}) if toolbox in onedl \
+            else TOOLBOX_RANGES[toolbox]
         tb_version = versions.get(toolbox)
         if tb_version is None:
             continue
@@ -132,7 +245,8 @@ def check_versions(versions: Optional[Dict[str, Optional[str]]] = None) -> None:
     Args:
         versions (dict, optional): distribution versions; default: the installed ones.
     """
-    problems = version_problems(installed_versions() if versions is None else versions)
+    onedl = onedl_names() if versions is None else ()
+    problems = version_problems(installed_versions() if versions is None else versions, onedl)
     if problems:
         raise IncompatibleVersionsError(
             'repl_mm: incompatible OpenMMLab versions in this environment:\n  ' +

@@ -7,7 +7,11 @@ Like mmengine's ``collect_env`` (and ``mim``), plus verdicts: Python; torch with
 ``torch.cuda.is_available()``, the GPUs and the driver (``nvidia-smi``); torchvision (do its
 compiled ops load?); mmcv (version, do ``mmcv.ops`` load, compiled with which CUDA?); mmengine;
 mmdet, mmsegmentation and mmpretrain with the mmcv / mmengine ranges each accepts; numpy;
-``import repl_mm``. Every problem is one line ``PROBLEM: ...; fix: ...``. Exit status 0 when
+``import repl_mm``. OpenMMLab's distributions and OneDL's fork (``onedl-mmengine``,
+``onedl-mmcv`` ...) are both recognised, from package metadata. Every problem is one line
+``PROBLEM: ...; fix: ...``. A version outside what the support matrix tested
+(``repl_mm/version.py``, docs/compatibility.md) is a line ``WARNING: <package> <version> is
+outside the tested range ...; fix: ...`` and does not change the exit status. Exit status 0 when
 everything the installed toolboxes need works, 1 otherwise.
 
 It reads ``repl_mm/envcheck.py`` by path, so it runs even where ``import repl_mm`` fails.
@@ -37,11 +41,13 @@ envcheck = _load_envcheck()
 
 
 class Finding(NamedTuple):
-    """One report line: ``problem`` False for information."""
+    """One report line: ``problem`` False for information; ``warning`` True for a version
+    outside what the support matrix tested (printed, exit status unchanged)."""
     label: str
     text: str
     problem: bool = False
     fix: str = ''
+    warning: bool = False
 
 
 def info(label: str, text: str) -> Finding:
@@ -170,24 +176,42 @@ def check_mmcv() -> List[Finding]:
     return found
 
 
-def check_openmmlab(versions) -> List[Finding]:
-    """mmengine and the toolboxes: versions, their mmcv/mmengine ranges, and whether they
+def _shown(name: str, versions, dists) -> str:
+    """``0.10.12 (onedl-mmengine)`` for a OneDL fork, the bare version for OpenMMLab's."""
+    version = versions.get(name)
+    if version is None:
+        return 'not installed'
+    found = (dists or {}).get(name) or []
+    return version if not found or found[0][0] == name else f'{version} ({found[0][0]})'
+
+
+def check_openmmlab(versions, dists=None) -> List[Finding]:
+    """mmengine and the toolboxes, OpenMMLab's or OneDL's (``onedl-*``): versions, the
+    mmcv/mmengine ranges each toolbox asserts, a package installed twice, and whether they
     import.
 
     Args:
         versions (dict): distribution -> version or None (``envcheck.installed_versions()``).
+        dists (dict, optional): ``envcheck.installed_distributions()``: which distribution
+            provides each package (None: OpenMMLab's).
     """
-    found = [info('mmengine', versions.get('mmengine') or 'not installed')]
+    found = [info('mmengine', _shown('mmengine', versions, dists))]
     if versions.get('mmengine') is None:
-        found.append(problem('mmengine', 'not installed', 'pip install "mmengine>=0.10.7,<1.0"'))
+        found.append(problem('mmengine', 'not installed',
+                             f'pip install "{envcheck.versions.requirement("mmengine")}" (or '
+                             f'OneDL\'s "onedl-mmengine=='
+                             f'{envcheck.versions.ONEDL_STACK["onedl-mmengine"]}")'))
     toolboxes = [d for d in envcheck.TOOLBOX_RANGES if versions.get(d)]
     for dist in envcheck.TOOLBOX_RANGES:
-        found.append(info(dist, versions.get(dist) or 'not installed'))
+        found.append(info(dist, _shown(dist, versions, dists)))
     if not toolboxes:
         found.append(problem('toolboxes', 'none of mmdet, mmsegmentation, mmpretrain is '
                              'installed', 'pip install -e ".[toolboxes]" (or the toolbox you '
                              'use), or make install'))
-    for line in envcheck.version_problems(versions):
+    for line in envcheck.duplicate_problems(dists or {}):
+        text, fix = line.split('; fix: ', 1)
+        found.append(problem(text.split(' ', 1)[0], text, fix))
+    for line in envcheck.version_problems(versions, envcheck.onedl_names(dists or {})):
         text, fix = line.split('; fix: ', 1)
         found.append(problem(text.split(' ', 1)[0], text, fix))
     if any(f.problem for f in found):
@@ -204,10 +228,22 @@ def check_openmmlab(versions) -> List[Finding]:
 def check_numpy(versions) -> List[Finding]:
     version = versions.get('numpy')
     if version is None:
-        return [problem('numpy', 'not installed', 'pip install "numpy<2"')]
-    note = '' if envcheck.parse_version(version) < envcheck.parse_version('2.0.0') else \
-        ' (the tested stack pins numpy<2)'
-    return [info('numpy', version + note)]
+        return [problem('numpy', 'not installed', 'pip install numpy')]
+    return [info('numpy', version)]
+
+
+def check_tested(dists) -> List[Finding]:
+    """WARNING lines: installed versions outside what the support matrix tested
+    (``repl_mm/version.py``, docs/compatibility.md), and OpenMMLab/OneDL packages mixed.
+
+    Args:
+        dists (dict): ``envcheck.installed_distributions()``.
+    """
+    out = []
+    for line in envcheck.tested_warnings(dists):
+        text, fix = line.split('; fix: ', 1)
+        out.append(Finding(text.split(' ', 1)[0], text, False, fix, True))
+    return out
 
 
 def check_repl_mm() -> List[Finding]:
@@ -232,16 +268,19 @@ def collect(probe=None, versions=None) -> List[Finding]:
         versions (dict, optional): installed versions (default: read now).
     """
     probe = envcheck.probe_gpus() if probe is None else probe
+    dists = envcheck.installed_distributions() if versions is None else \
+        {k: [(k, v)] if v else [] for k, v in versions.items()}
     versions = envcheck.installed_versions() if versions is None else versions
     found = check_python() + check_torch(probe) + check_torchvision() + check_mmcv()
-    found += check_openmmlab(versions) + check_numpy(versions)
+    found += check_openmmlab(versions, dists) + check_numpy(versions) + check_tested(dists)
     if not any(f.problem for f in found):
         found += check_repl_mm()
     return found
 
 
 def report(found: Sequence[Finding]) -> str:
-    lines = [f'{f.label:<15}{f.text}' for f in found if not f.problem]
+    lines = [f'{f.label:<15}{f.text}' for f in found if not f.problem and not f.warning]
+    lines += [f'WARNING: {f.text}; fix: {f.fix}' for f in found if f.warning]
     problems = [f for f in found if f.problem]
     lines += [f'PROBLEM: {f.label}: {f.text}; fix: {f.fix}' for f in problems]
     lines.append(f'{len(problems)} problem(s): see the PROBLEM lines.' if problems else

@@ -141,6 +141,10 @@ def import_adapters() -> List[str]:
     first toolbox is imported, the installed versions are checked against each other
     (:func:`repl_mm.envcheck.check_versions`: e.g. mmdet 3.3 with mmcv >= 2.2 is one clear
     ``IncompatibleVersionsError`` naming both and the fix, not the toolbox's own assert).
+    That is the only version error at import, and only where the toolbox itself would refuse to
+    import (OneDL's forks with their own asserts, :data:`repl_mm.envcheck.ONEDL_TOOLBOX_RANGES`);
+    a version outside what the support matrix tested is a WARNING of ``tools/check_env.py``
+    (:func:`repl_mm.envcheck.tested_warnings`), never an exception here.
     """
     if len(AVAILABLE) < len(TOOLBOX_SCOPES):
         check_versions()

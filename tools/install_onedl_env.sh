@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Creates .venv-onedl (or $ONEDL_VENV) with OneDL's maintained fork of the OpenMMLab stack, the
+# "OneDL" cell of the support matrix (docs/compatibility.md, `make test-matrix`):
+# onedl-mmengine, onedl-mmcv built from source with CPU ops, onedl-mmdetection,
+# onedl-mmsegmentation, onedl-mmpretrain, numpy 2 and the newest torch/torchvision that
+# onedl-mmcv declares (its metadata: torch>=2.4 outside Python 3.12, no upper bound, so the
+# newest release; this machine's pip constraint caps it at 2.14.1). All versions come from
+# repl_mm/version.py (ONEDL_STACK). Idempotent: a stamp makes a second run instant.
+# torch is installed with `pip --isolated` (the registry build, as tools/install_env.sh does).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+PY="${PYTHON:-python3}"
+VENV="${ONEDL_VENV:-$root/.venv-onedl}"
+PIP=("$VENV/bin/python" -m pip install --isolated --disable-pip-version-check --progress-bar off)
+# the pins, read by path (stdlib only): no torch or repl_mm import needed
+mapfile -t PINS < <("$PY" "$root/repl_mm/version.py" pins onedl)
+mapfile -t TORCH_PKGS < <(printf '%s\n' "${PINS[@]}" | grep -E '^(torch|torchvision)==')
+MMCV_PKG="$(printf '%s\n' "${PINS[@]}" | grep -E '^onedl-mmcv==')"
+MMENGINE_PKG="$(printf '%s\n' "${PINS[@]}" | grep -E '^onedl-mmengine==')"
+mapfile -t REST < <(printf '%s\n' "${PINS[@]}" | grep -vE '^(torch|torchvision|onedl-mmcv|onedl-mmengine)==')
+BUILD_PKGS=("setuptools>=77,<81" wheel ninja)
+# what the matrix subset needs besides the toolboxes (numpy-2 builds of onnx/onnxruntime)
+EXTRA_PKGS=(pycocotools ftfy regex "opencv-python-headless" pytest pytest-timeout onnx onnxruntime
+            scikit-learn)
+
+stamp="$(printf '%s\n' "${PINS[@]}" "${BUILD_PKGS[@]}" "${EXTRA_PKGS[@]}" | sha256sum | cut -c1-16)"
+if [[ -f "$VENV/.repl_mm_stamp" && "$(cat "$VENV/.repl_mm_stamp")" == "$stamp" ]] \
+   && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null; then
+  echo "install-onedl: $VENV is up to date ($stamp)"
+  exit 0
+fi
+start=$SECONDS
+[[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
+"${PIP[@]}" -q --upgrade pip
+"${PIP[@]}" -q "${BUILD_PKGS[@]}" "numpy>=2"
+"${PIP[@]}" -q "${TORCH_PKGS[@]}"
+"${PIP[@]}" -q "$MMENGINE_PKG"
+if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '${MMCV_PKG#*==}')" 2>/dev/null; then
+  echo "install-onedl: building $MMCV_PKG from source with CPU ops (78 objects; over an hour on 2 cores shared with other builds)"
+  t0=$SECONDS
+  # Upstream breakage (docs/compatibility.md): onedl-mmcv 2.3.6's setup.py passes -std=c++17,
+  # which overrides torch's own flag, and torch >= 2.14's headers need C++20 ("#error C++20 or
+  # later compatible compiler is required to use ATen"). Build the sdist with C++20 then.
+  src="$MMCV_PKG"
+  if "$VENV/bin/python" -c "import sys, torch; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(v < (2, 14))"; then
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    "$VENV/bin/python" -m pip download --isolated --disable-pip-version-check -q --no-deps --no-binary :all: -d "$tmp" "$MMCV_PKG"
+    tar -xzf "$tmp"/*.tar.gz -C "$tmp"
+    src="$(ls -d "$tmp"/*/)"
+    sed -i "s/'-std=c++17'/'-std=c++20'/g" "$src/setup.py"
+    echo "install-onedl: torch >= 2.14: building $MMCV_PKG with -std=c++20 (setup.py patched)"
+  fi
+  FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
+    "${PIP[@]}" -q --no-build-isolation "$src"
+  echo "install-onedl: $MMCV_PKG built in $((SECONDS - t0)) s"
+fi
+# pins again so that nothing up- or downgrades torch, numpy or the fork
+"${PIP[@]}" -q "${REST[@]}" "${EXTRA_PKGS[@]}" "${TORCH_PKGS[@]}" "$MMENGINE_PKG" "$MMCV_PKG"
+"${PIP[@]}" -q --no-deps --no-build-isolation -e "$root"
+"$VENV/bin/python" -c "import numpy, torch, torchvision, mmengine, mmcv.ops, mmdet, mmseg, mmpretrain; print('install-onedl: torch', torch.__version__, 'torchvision', torchvision.__version__, 'numpy', numpy.__version__, 'mmengine', mmengine.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__, 'mmpretrain', mmpretrain.__version__)"
+echo "$stamp" > "$VENV/.repl_mm_stamp"
+echo "install-onedl: done in $((SECONDS - start)) s"
