@@ -37,24 +37,34 @@ start=$SECONDS
 "${PIP[@]}" -q "${TORCH_PKGS[@]}"
 "${PIP[@]}" -q "$MMENGINE_PKG"
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '${MMCV_PKG#*==}')" 2>/dev/null; then
-  echo "install-onedl: building $MMCV_PKG from source with CPU ops (78 objects; over an hour on 2 cores shared with other builds)"
-  t0=$SECONDS
-  # Upstream breakage (docs/compatibility.md): onedl-mmcv 2.3.6's setup.py passes -std=c++17,
-  # which overrides torch's own flag, and torch >= 2.14's headers need C++20 ("#error C++20 or
-  # later compatible compiler is required to use ATen"). Build the sdist with C++20 then.
-  src="$MMCV_PKG"
-  if "$VENV/bin/python" -c "import sys, torch; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(v < (2, 14))"; then
+  # the compiled wheel is kept outside the clone (like pip's cache), one folder per torch, so a
+  # second clone or CI run on this machine installs it in seconds instead of building again
+  torch_v="$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"
+  WHEELS="${REPL_MM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/repl_mm/wheels}/torch-$torch_v-cpu"
+  mkdir -p "$WHEELS"
+  whl="$(ls "$WHEELS"/onedl_mmcv-"${MMCV_PKG#*==}"-*.whl 2>/dev/null | head -1 || true)"
+  if [[ -z "$whl" ]]; then
+    echo "install-onedl: building $MMCV_PKG from source with CPU ops (78 objects: about 15 min on 2 idle cores, over an hour on busy ones); the wheel goes to $WHEELS"
+    t0=$SECONDS
+    # Upstream breakage (docs/compatibility.md): onedl-mmcv 2.3.6's setup.py passes -std=c++17,
+    # which overrides torch's own flag, and torch >= 2.14's headers need C++20 ("#error C++20 or
+    # later compatible compiler is required to use ATen"). Build the sdist with C++20 then.
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
     "$VENV/bin/python" -m pip download --isolated --disable-pip-version-check -q --no-deps --no-binary :all: -d "$tmp" "$MMCV_PKG"
     tar -xzf "$tmp"/*.tar.gz -C "$tmp"
     src="$(ls -d "$tmp"/*/)"
-    sed -i "s/'-std=c++17'/'-std=c++20'/g" "$src/setup.py"
-    echo "install-onedl: torch >= 2.14: building $MMCV_PKG with -std=c++20 (setup.py patched)"
+    if "$VENV/bin/python" -c "import sys, torch; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(v < (2, 14))"; then
+      sed -i "s/'-std=c++17'/'-std=c++20'/g" "$src/setup.py"
+      echo "install-onedl: torch >= 2.14: building $MMCV_PKG with -std=c++20 (setup.py patched)"
+    fi
+    FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
+      "$VENV/bin/python" -m pip wheel --isolated --disable-pip-version-check -q --no-deps \
+      --no-build-isolation -w "$WHEELS" "$src"
+    whl="$(ls "$WHEELS"/onedl_mmcv-"${MMCV_PKG#*==}"-*.whl | head -1)"
+    echo "install-onedl: $MMCV_PKG built in $((SECONDS - t0)) s"
   fi
-  FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
-    "${PIP[@]}" -q --no-build-isolation "$src"
-  echo "install-onedl: $MMCV_PKG built in $((SECONDS - t0)) s"
+  "${PIP[@]}" -q --no-deps "$whl"
 fi
 # pins again so that nothing up- or downgrades torch, numpy or the fork
 "${PIP[@]}" -q "${REST[@]}" "${EXTRA_PKGS[@]}" "${TORCH_PKGS[@]}" "$MMENGINE_PKG" "$MMCV_PKG"
