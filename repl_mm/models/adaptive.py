@@ -28,8 +28,13 @@ The mask is not in the state dict: the hook stores it in the checkpoint.
 
 Deploy: ``switch_to_deploy()`` first fixes the current mask (the backbone becomes the fixed
 RepL backbone of ``replace_blocks=<mask>``: selected blocks dropped, idle computing layers
-discarded) and then folds as usual; load the result with ``adaptive=False,
-replace_blocks=<mask>, deploy=True``.
+discarded) and then folds as usual. The converter (:func:`repl_mm.deploy.reparameterize_checkpoint`)
+and :func:`repl_mm.deploy.load_deploy_model` take the mask from the checkpoint
+(:func:`checkpoint_adaptive_mask`) and refuse an adaptive checkpoint without one; the deploy
+checkpoint records the plan it was folded with (``meta['repl_plan']``). Such a deploy checkpoint
+loads with the *same* adaptive config: :meth:`AdaptiveRepLMixin.adapt_to_deploy_state_dict`
+reads the replaced blocks from its deploy-form keys and fixes the mask before the load (or load
+it with ``adaptive=False, replace_blocks=<mask>, deploy=True``).
 """
 from collections import OrderedDict
 from functools import lru_cache
@@ -42,7 +47,62 @@ from torch import Tensor, nn
 from ..core.neighbours import forward_layer
 
 __all__ = ['AdaptiveRepLStage', 'select_blocks', 'redundancy_scores', 'AdaptiveRepLMixin',
-           'check_adaptive', 'ADAPTIVE_ARGS_DOC']
+           'check_adaptive', 'ADAPTIVE_ARGS_DOC', 'CHECKPOINT_KEY', 'checkpoint_adaptive_mask',
+           'is_adaptive']
+
+#: where ``AdaptiveRepLHook`` keeps the mask in a checkpoint (``checkpoint['adaptive_repl']``)
+CHECKPOINT_KEY = 'adaptive_repl'
+
+
+def is_adaptive(backbone: nn.Module) -> bool:
+    """True for a RepL backbone built with ``adaptive=True`` whose mask is not fixed yet."""
+    return bool(getattr(backbone, 'adaptive', False)) and hasattr(backbone, 'set_adaptive_mask')
+
+
+def checkpoint_adaptive_mask(backbone: nn.Module, checkpoint: dict,
+                             name: str = 'the checkpoint') -> Optional[List[List[int]]]:
+    """The Adaptive-RepL mask a training checkpoint was trained with (eq. 34), checked against
+    ``backbone``.
+
+    Args:
+        backbone (nn.Module): the backbone the checkpoint is loaded into.
+        checkpoint (dict): the loaded checkpoint (``state_dict``, ``meta``, ``adaptive_repl``).
+        name (str): how the errors name the checkpoint (its path).
+
+    Returns:
+        The mask (one list per stage) if ``backbone`` is adaptive, else None.
+
+    Raises:
+        ValueError: the backbone is adaptive and the checkpoint has no mask (the replaced
+            blocks are unknown) or one of another ``|F|``; or the checkpoint holds a mask and
+            the backbone is not adaptive (the config is not the one it was trained with).
+    """
+    state = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
+    if not is_adaptive(backbone):
+        if state is not None:
+            raise ValueError(
+                f"{name} was trained with Adaptive-RepL (its '{CHECKPOINT_KEY}' entry holds the "
+                f"mask {state.get('mask')!r}) but the config builds a non-adaptive "
+                f'{type(backbone).__name__}: pass the adaptive config the checkpoint was '
+                'trained with (model.backbone.adaptive=True)')
+        return None
+    if not isinstance(state, dict) or 'mask' not in state:
+        raise ValueError(
+            f"{name} has no '{CHECKPOINT_KEY}' entry, so the blocks its Adaptive-RepL model "
+            'replaced are unknown and any fold or evaluation would use a guessed mask: use a '
+            'checkpoint written by a run with AdaptiveRepLHook, or a config without '
+            'adaptive=True for a fixed-plan model')
+    if state.get('count') not in (None, backbone.adaptive_count):
+        raise ValueError(f"{name}'s Adaptive-RepL mask replaces {state.get('count')} blocks, "
+                         f'this model |F| = {backbone.adaptive_count}: the config differs from '
+                         "the run's (interval / replace_blocks)")
+    mask = [list(m) for m in state['mask']]
+    try:
+        backbone.set_adaptive_mask(mask)
+    except ValueError as e:
+        raise ValueError(f"{name}'s Adaptive-RepL mask {mask!r} does not fit the config: "
+                         f'{e}') from None
+    return mask
 
 
 def select_blocks(scores: Sequence[Dict[int, float]], count: int) -> List[List[int]]:
@@ -330,6 +390,51 @@ class AdaptiveRepLMixin:
         self.removal_plan = [list(m) for m in mask]
         self.replace_blocks = mask[0] if vit else mask
         self.adaptive = False
+
+    def adapt_to_deploy_state_dict(self, state_dict, prefix: str) -> Optional[List[List[int]]]:
+        """Makes an adaptive backbone ready for a *deploy* checkpoint of itself.
+
+        A deploy checkpoint of an Adaptive-RepL model is the fixed RepL model of the mask it
+        was folded with: the replaced blocks' keys are deploy-form computing-layer keys
+        (``layer3.2.conv.weight``, ``layers.5.proj.weight``) where the adaptive model has the
+        block's (``layer3.2.conv1.weight``). Reads that mask from the keys, sets it and fixes
+        it (:meth:`_fix_adaptive_mask`); the caller then switches to the deploy form. Does
+        nothing (returns None) for a training-form or E2E state dict.
+
+        Raises:
+            ValueError: the keys give a mask that does not fit (wrong ``|F|``, adjacent).
+        """
+        from ..core.forms import DEPLOY, layer_checkpoint_form
+        if not is_adaptive(self):
+            return None
+        vit = hasattr(self, 'adaptive_layers')
+        names = ['layers'] if vit else list(self.res_layers)
+        layers = [self.adaptive_layers] if vit else [st.computing
+                                                     for st in self._adaptive_stages()]
+        mask: List[List[int]] = []
+        for name, computing in zip(names, layers):
+            chosen = []
+            for i, layer in computing.items():
+                start = f'{prefix}{name}.{i}.'
+                keys = {k[len(start):] for k in state_dict if k.startswith(start)}
+                if layer_checkpoint_form(layer, keys) == DEPLOY:
+                    chosen.append(int(i))
+            mask.append(sorted(chosen))
+        if not any(mask):
+            return None
+        found = sum(map(len, mask))
+        if found != self.adaptive_count:
+            raise ValueError(f'{type(self).__name__}: the deploy checkpoint replaces {found} '
+                             f'blocks {mask}, this Adaptive-RepL model |F| = '
+                             f'{self.adaptive_count}: the config differs from the run\'s '
+                             '(interval / replace_blocks)')
+        self.set_adaptive_mask(mask)
+        self._fix_adaptive_mask()
+        from mmengine.logging import print_log
+        print_log(f'{type(self).__name__}: the checkpoint is the deploy form of Adaptive-RepL '
+                  f'mask {mask}; the backbone is now the fixed RepL model of that mask',
+                  logger='current')
+        return mask
 
     def adaptive_select(self, scores: Sequence[Dict[int, float]]) -> List[List[int]]:
         """Selects and sets the top-``|F|`` mask for ``scores`` (eq. 34); returns it."""

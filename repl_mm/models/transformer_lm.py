@@ -354,7 +354,10 @@ class TransformerLMRepL(TransformerLM):
     def _computing_layer(self, index: int) -> ViTComputingLayer:
         """The computing layer for removed block ``index``, neighbours checked."""
         parts = transformer_block_parts(self.layers[index])
-        layer = ViTComputingLayer(
+        from ..core.own import NO_NEIGHBOURS, OwnViTComputingLayer
+        own = self.repl_options.neighbours == NO_NEIGHBOURS   # Table VI "no weights"
+        cls = OwnViTComputingLayer if own else ViTComputingLayer
+        layer = cls(
             self.embed_dims, self.num_heads, self.feedforward_channels,
             **self.repl_options.layer_kwargs(), drop_path=None, norm_eps=float(parts.ln1.eps))
         for nb, side in ((self.layers[index - 1], 'left'), (self.layers[index + 1], 'right')):
