@@ -44,3 +44,29 @@ def test_cli_prints_plan_and_savings(capsys):
     assert plan['cost']['plan'] == [[2], [2], [1, 3]]
     assert 'removes 4 of 15 blocks (26.7%)' in out.split('RepL plan:')[1]
     assert 'trainable params' in out
+
+
+def test_cli_prints_the_plan_used_not_the_default_interval(capsys):
+    """issue 23 item 6: an explicit plan is printed as such, never beside "interval K = 4"."""
+    tool = load_tool(_tool())
+    plan = tool.main([osp.join(ROOT, 'configs/cifar-resnet32_repl_cifar10.py'),
+                      '--remove-fraction', '0.25'])
+    out = capsys.readouterr().out.split('RepL plan:')[1]
+    assert 'replace_blocks = [[2], [2], [1, 3]] (explicit plan; no interval used)' in out
+    assert 'interval K = 4' not in out and plan['interval'] is None
+    assert plan['cost']['homogeneous']['params_eq52'] is None   # eq. 52 assumes R/N = 1/K
+    tool.main([osp.join(ROOT, 'configs/cifar-resnet32_repl_cifar10.py')])
+    assert 'interval K = 4: removes 3 of 15 blocks' in capsys.readouterr().out
+
+
+def test_config_that_cannot_build_gets_one_line(tmp_path, capsys):
+    """issue 23 item 5: a model that needs a missing data file -> one line, no traceback."""
+    cfg = tmp_path / 'lm.py'
+    cfg.write_text(f"_base_ = '{ROOT}/configs/transformer-lm-12l_repl_wikitext2.py'\n"
+                   f"data_root = '{tmp_path}/nowhere'\n"
+                   f"model = dict(vocab_from='{tmp_path}/nowhere/wiki.train.tokens')\n")
+    with pytest.raises(SystemExit) as e:
+        load_tool(_tool()).main([str(cfg)])
+    msg = str(e.value.code)
+    assert msg.startswith('error: ') and '\n' not in msg
+    assert 'wiki.train.tokens' in msg and 'model.vocab_size' in msg

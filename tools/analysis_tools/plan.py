@@ -43,6 +43,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        return _main(args)
+    except (ValueError, FileNotFoundError) as e:   # one line naming the thing and the fix
+        raise SystemExit('error: ' + ' '.join(str(e).split())) from None
+
+
+def _main(args):
     from repl_mm.analysis import format_plan, load_spec, predict_plan, save_json
     if args.remove_fraction is not None:
         from repl_mm.runtime.fraction import remove_fraction_options
