@@ -64,9 +64,22 @@ def test_config_that_cannot_build_gets_one_line(tmp_path, capsys):
     cfg = tmp_path / 'lm.py'
     cfg.write_text(f"_base_ = '{ROOT}/configs/transformer-lm-12l_repl_wikitext2.py'\n"
                    f"data_root = '{tmp_path}/nowhere'\n"
-                   f"model = dict(vocab_from='{tmp_path}/nowhere/wiki.train.tokens')\n")
+                   f"model = dict(vocab_from='{tmp_path}/nowhere/wiki.train.tokens', "
+                   "vocab_size_without_data=None)\n")
     with pytest.raises(SystemExit) as e:
         load_tool(_tool()).main([str(cfg)])
     msg = str(e.value.code)
     assert msg.startswith('error: ') and '\n' not in msg
     assert 'wiki.train.tokens' in msg and 'model.vocab_size' in msg
+
+
+def test_lm_config_builds_without_its_data(tmp_path, monkeypatch):
+    """issue 23 item 5: the Transformer-LM configs build from the config alone (shapes only);
+    the vocabulary size is then the config's, unrecorded (zero digest), and checked against
+    the data by VocabularyCheckHook before training / evaluation."""
+    from repl_mm.deploy import build_model_from_config
+    monkeypatch.setenv('WIKITEXT2_ROOT', str(tmp_path / 'nowhere'))
+    for name in ('transformer-lm-12l_wikitext2', 'transformer-lm-12l_repl_wikitext2'):
+        model, cfg = build_model_from_config(osp.join(ROOT, 'configs', name + '.py'))
+        assert model.vocab_size == cfg.model.vocab_size_without_data == 33278
+        assert int(model.vocab_digest.sum()) == 0

@@ -32,6 +32,7 @@ from repl_mm.quantize import (  # noqa: E402
     default_scheme,
     evaluate,
     format_table,
+    int8_closeness,
     latency_ms_per_img,
     quantize_classifier,
 )
@@ -101,10 +102,11 @@ def measure(method: str, config: str, checkpoint: str, args) -> QuantRow:
     x = x.repeat((args.latency_batch + len(x) - 1) // len(x), 1, 1, 1)[:args.latency_batch]
     ms_fp32 = latency_ms_per_img(fp32, x, repeat=args.repeat)
     ms_int8 = latency_ms_per_img(int8, x, repeat=args.repeat)
+    agree, rel_err = int8_closeness(fp32, int8, x)   # the fixed first test batch
     images = len(test_loader.dataset) if args.max_test_batches is None else min(
         len(test_loader.dataset), args.max_test_batches * test_loader.batch_size)
     return QuantRow(args.name or _backbone_name(cfg), method, scheme, acc_fp32, acc_int8,
-                    ms_fp32, ms_int8, images)
+                    ms_fp32, ms_int8, images, agree, rel_err)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
