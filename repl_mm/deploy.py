@@ -157,7 +157,9 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     """
     from mmengine.registry import MODELS
 
+    from .inputs import check_config_file, one_line
     from .runtime.runner import load_config
+    check_config_file(config)
     cfg = load_config(config, cfg_options)
     model_cfg = cfg.model.copy()
     backbone = model_cfg.get('backbone', None)
@@ -169,7 +171,10 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     model_cfg.pop('pretrained', None)
     if cfg.get('data_preprocessor') is not None:  # mmpretrain configs: as the Runner merges it
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(model_cfg)
+    try:
+        model = MODELS.build(model_cfg)
+    except KeyError as e:   # an unknown type: the registry names it
+        raise ValueError(f'config {config!r}: {one_line(e)}') from None
     return model, cfg
 
 
@@ -255,6 +260,8 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
             disagrees about being adaptive).
         FileExistsError: ``dst`` exists and ``force`` is False.
     """
+    from .inputs import check_config_file
+    check_config_file(config)
     check_output_path(src, dst, force)
     ckpt = load_checkpoint_file(src)
     meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}

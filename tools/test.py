@@ -77,9 +77,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Runs the test loop; returns its metrics."""
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
-    merge_test_args(cfg, args)
-    runner = build_runner(cfg)
+    from repl_mm.inputs import USER_ERRORS, check_config_file, check_input_file, one_line
+    try:   # bad input: one line naming the thing and the fix
+        check_config_file(args.config)
+        check_input_file(args.checkpoint)
+        cfg = load_config(args.config, args.cfg_options)
+        merge_test_args(cfg, args)
+        runner = build_runner(cfg)
+    except USER_ERRORS as e:
+        raise SystemExit(f'error: {one_line(e)}') from None
     add_result_dump(runner, args.out, args.out_item)
     if not args.non_strict:
         # a checkpoint of another architecture must not be evaluated with random layers

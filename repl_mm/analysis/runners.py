@@ -470,6 +470,13 @@ def _check_fixed_plan(repl: ModelSpec, rb: nn.Module) -> None:
                          'Adaptive-RepL keeps every block (and a computing layer per candidate) '
                          'and changes the replaced set each epoch, so it has no fixed plan to '
                          'predict or benchmark; use the fixed RepL config (adaptive=False)')
+    if not any(rb.removal_plan):
+        raise ValueError(
+            f'{repl.source}: the plan removes no block (interval '
+            f"{getattr(rb, 'interval', None)!r}, replace_blocks "
+            f"{getattr(rb, 'replace_blocks', None)!r}): RepL is then the E2E model and there is "
+            'nothing to predict or benchmark; use an interval smaller than the stage lengths '
+            '(e.g. 4) or a non-empty replace_blocks')
 
 
 def _removal_info(repl: ModelSpec, models: Dict[str, nn.Module]) -> Dict[str, Any]:

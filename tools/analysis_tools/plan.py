@@ -43,10 +43,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    from repl_mm.inputs import cli_errors
+    with cli_errors():   # bad input: one line naming the thing and the fix
         return _main(args)
-    except (ValueError, FileNotFoundError) as e:   # one line naming the thing and the fix
-        raise SystemExit('error: ' + ' '.join(str(e).split())) from None
 
 
 def _main(args):

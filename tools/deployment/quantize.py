@@ -25,6 +25,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 import repl_mm  # noqa: E402,F401
 from repl_mm.deploy import load_deploy_model  # noqa: E402
+from repl_mm.inputs import USER_ERRORS, one_line  # noqa: E402
 from repl_mm.quantize import (  # noqa: E402
     SCHEMES,
     ClassifierLogits,
@@ -117,8 +118,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for method, config, checkpoint in runs:
         try:
             rows.append(measure(method, config, checkpoint, args))
-        except ValueError as e:
-            print(f'error: {e}', file=sys.stderr)
+        except USER_ERRORS as e:   # bad input: one line naming the thing and the fix
+            print(f'error: {one_line(e)}', file=sys.stderr)
             return 2
     note = (f'CPU, {args.threads} thread(s), engine {torch.backends.quantized.engine}, '
             f'{rows[-1].images} test images, latency batch {args.latency_batch}, median of '
