@@ -24,7 +24,7 @@ from repl_mm.core.own import (
 VIT = dict(type='VisionTransformerRepL', img_size=32, patch_size=8,
            arch=dict(embed_dims=32, num_layers=6, num_heads=2, feedforward_channels=64))
 CASES = {
-    'basic': (dict(type='CifarResNetRepL', depth=20), (2, 3, 16, 16),
+    'basic': (dict(type='CifarResNetRepL', depth=32), (2, 3, 16, 16),
               OwnBasicBlockComputingLayer),
     'bottleneck': (dict(type='ResNetRepL', depth=50, stem_channels=8, base_channels=8),
                    (1, 3, 64, 64), OwnBottleneckComputingLayer),
