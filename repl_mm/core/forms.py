@@ -185,10 +185,10 @@ def prepare_backbone_for_state_dict(backbone: nn.Module, state_dict: Mapping[str
     """
     if not _covers(state_dict, prefix):
         return
-    if callable(getattr(backbone, 'adapt_to_deploy_state_dict', None)):
-        # an Adaptive-RepL backbone and the deploy checkpoint of one of its masks
+    if callable(getattr(backbone, 'adapt_to_state_dict', None)):
+        # an Adaptive-RepL backbone: the mask of the checkpoint (training or deploy form)
         try:
-            backbone.adapt_to_deploy_state_dict(state_dict, prefix)
+            backbone.adapt_to_state_dict(state_dict, prefix)
         except CheckpointFormError:
             raise
         except ValueError as e:

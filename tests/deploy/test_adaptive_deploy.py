@@ -45,8 +45,10 @@ def adaptive_case(tmp_path_factory):
     train = str(tmp / 'adaptive_epoch_1.pth')
     torch.save({'state_dict': sd, 'meta': meta,
                 'adaptive_repl': dict(mask=LEARNED, count=5, scores=None)}, train)
-    nomask = str(tmp / 'adaptive_nomask.pth')
-    torch.save({'state_dict': sd, 'meta': meta}, nomask)
+    assert model.backbone.mask_from_buffer(sd['backbone.adaptive_mask_state']) == LEARNED
+    legacy = {k: v for k, v in sd.items() if k != 'backbone.adaptive_mask_state'}
+    nomask = str(tmp / 'adaptive_nomask.pth')   # neither adaptive_repl nor the buffer
+    torch.save({'state_dict': legacy, 'meta': meta}, nomask)
     return path, train, nomask, tmp
 
 
@@ -85,6 +87,31 @@ def test_adaptive_checkpoint_without_mask_is_refused(adaptive_case):
     assert not dst.exists()
     with pytest.raises(ValueError, match="no 'adaptive_repl' entry"):
         load_deploy_model(config, nomask)
+
+
+def test_mask_travels_in_the_state_dict(adaptive_case):
+    """Every loader (mmengine's load_checkpoint, which the toolboxes' inferencers use)
+    restores the trained mask with the weights; a checkpoint whose two records of the mask
+    disagree is refused."""
+    from mmengine.runner import load_checkpoint
+    config, train, _, tmp = adaptive_case
+    model, _ = build_model_from_config(config)
+    assert model.backbone.adaptive_mask == INITIAL
+    load_checkpoint(model, train, map_location='cpu', strict=True)
+    assert model.backbone.adaptive_mask == LEARNED
+    # the buffer alone (no adaptive_repl entry) is enough for the converter
+    ck = torch.load(train, weights_only=True)
+    only_buffer = str(tmp / 'only_buffer.pth')
+    torch.save({k: v for k, v in ck.items() if k != 'adaptive_repl'}, only_buffer)
+    res = reparameterize_checkpoint(config, only_buffer, str(tmp / 'from_buffer.pth'),
+                                    input_size=(32, 32))
+    assert res.meta['repl_plan'] == LEARNED
+    ck['adaptive_repl'] = dict(mask=INITIAL, count=5, scores=None)
+    both = str(tmp / 'two_masks.pth')
+    torch.save(ck, both)
+    with pytest.raises(ValueError, match='two different Adaptive-RepL masks'):
+        reparameterize_checkpoint(config, both, str(tmp / 'never2.pth'), input_size=(32, 32))
+    assert not (tmp / 'never2.pth').exists()
 
 
 def test_self_check_fails_on_a_wrong_fold(adaptive_case, monkeypatch):
