@@ -60,17 +60,28 @@ def test_cli_prints_the_plan_used_not_the_default_interval(capsys):
 
 
 def test_config_that_cannot_build_gets_one_line(tmp_path, capsys):
-    """issue 23 item 5: a model that needs a missing data file -> one line, no traceback."""
+    """issue 23 item 5: plan.py on a config whose model cannot be built from the config alone
+    (here: a model that needs a missing data file) -> one line naming it, no traceback."""
+    from repl_mm.analysis import load_spec
+    from repl_mm.analysis.runners import ConfigBuildError, build_from_config_alone
     cfg = tmp_path / 'lm.py'
     cfg.write_text(f"_base_ = '{ROOT}/configs/transformer-lm-12l_repl_wikitext2.py'\n"
                    f"data_root = '{tmp_path}/nowhere'\n"
                    f"model = dict(vocab_from='{tmp_path}/nowhere/wiki.train.tokens', "
                    "vocab_size_without_data=None)\n")
-    with pytest.raises(SystemExit) as e:
-        load_tool(_tool()).main([str(cfg)])
-    msg = str(e.value.code)
-    assert msg.startswith('error: ') and '\n' not in msg
-    assert 'wiki.train.tokens' in msg and 'model.vocab_size' in msg
+    with pytest.raises(ConfigBuildError) as e:
+        build_from_config_alone(load_spec(str(cfg), None, (8,)))
+    msg = str(e.value)
+    assert '\n' not in msg and 'wiki.train.tokens' in msg and 'model.vocab_size' in msg
+    # through the tool (and the real LM config, which now builds): one line, no traceback
+    for config in (str(cfg), osp.join(ROOT, 'configs/transformer-lm-12l_repl_wikitext2.py')):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as e:
+            load_tool(_tool()).main([config])
+        assert e.value.code == 2
+        lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith('error: ')
+        assert osp.basename(config) in lines[0]
 
 
 def test_lm_config_builds_without_its_data(tmp_path, monkeypatch):
