@@ -19,8 +19,8 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-__all__ = ['CONFIG_SUFFIXES', 'check_config_file', 'check_input_file', 'one_line',
-           'cli_errors', 'USER_ERRORS']
+__all__ = ['CONFIG_SUFFIXES', 'check_config_file', 'check_input_file',
+           'check_checkpoint_header', 'one_line', 'cli_errors', 'USER_ERRORS']
 
 #: the config formats mmengine's ``Config.fromfile`` reads
 CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
@@ -59,6 +59,22 @@ def check_input_file(path: str, arg: str = 'checkpoint') -> None:
         raise FileNotFoundError(f'{arg} {path!r} does not exist')
     if osp.isdir(path):
         raise ValueError(f'{arg} {path!r} is a folder, not a file')
+
+
+def check_checkpoint_header(path: str, arg: str = 'checkpoint') -> None:
+    """Refuses, without reading it whole, a file that cannot be a torch checkpoint: neither a
+    zip archive (``torch.save``'s format) nor a pickle (the legacy format), e.g. a text file.
+
+    Raises:
+        FileNotFoundError / ValueError: see :func:`check_input_file`; or not a checkpoint.
+    """
+    check_input_file(path, arg)
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if not (head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'):
+        raise ValueError(f'{arg} {path!r} is not a torch checkpoint (neither a torch.save zip '
+                         'archive nor a pickle); it cannot be read: pass the .pth file the run '
+                         'saved')
 
 
 def one_line(e: BaseException) -> str:

@@ -77,10 +77,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Runs the test loop; returns its metrics."""
     args = parse_args(argv)
-    from repl_mm.inputs import USER_ERRORS, check_config_file, check_input_file, one_line
-    try:   # bad input: one line naming the thing and the fix
+    from repl_mm.inputs import USER_ERRORS, check_checkpoint_header, check_config_file, one_line
+    try:   # bad input: one line naming the thing and the fix, before any work dir is made
         check_config_file(args.config)
-        check_input_file(args.checkpoint)
+        check_checkpoint_header(args.checkpoint)
         cfg = load_config(args.config, args.cfg_options)
         merge_test_args(cfg, args)
         runner = build_runner(cfg)
