@@ -31,6 +31,11 @@ model = dict(
     type='TransformerLM',
     vocab_from=data_root + '/wiki.train.tokens',  # the vocabulary sizes the model
     min_freq=min_freq,
+    # without the data (plan.py, benchmarks: shapes only) the model is built with this V:
+    # the classic WikiText-2 word-vocabulary size that docs/language_model.md's figures use,
+    # NOT measured with this tokenizer here (no data on this machine); a model built with it
+    # is checked against the data by VocabularyCheckHook before it trains or evaluates
+    vocab_size_without_data=33278,
     embed_dims=512,
     num_layers=12,
     num_heads=8,

@@ -27,7 +27,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 from torch import Tensor, nn
 
 from .adapters import get_toolbox
@@ -281,14 +280,20 @@ def convert_checkpoint(src: str, dst: str, layout: Optional[str] = None,
     :func:`build_repl_target` from ``target_kwargs``, writes ``dst`` as
     ``{'state_dict': ..., 'meta': ...}`` (tensors and plain values only) and returns the
     report. ``src`` is read with ``torch.load(weights_only=True)`` under the mmengine
-    allowlist of :func:`repl_mm.engine.fileio.safe_load.safe_torch_load`."""
-    from .engine.fileio.safe_load import safe_torch_load
-    checkpoint = safe_torch_load(src, map_location='cpu')
+    allowlist of :func:`repl_mm.engine.fileio.safe_load.safe_torch_load`. ``dst`` is never ``src``
+    (also through a symlink) and is written atomically."""
+    from .deploy import check_output_path, load_checkpoint_file
+    check_output_path(src, dst, force=True, arg='dst')
+    if target_kwargs.get('config') is not None:
+        from .inputs import check_config_file
+        check_config_file(target_kwargs['config'])
+    checkpoint = load_checkpoint_file(src)
     state = unwrap_state_dict(checkpoint)
     backbone, head_state = build_repl_target(**target_kwargs)
     out, report = convert_e2e_to_repl(state, backbone, head_state, layout=layout,
                                       strict=strict)
     meta = dict(converted_from=str(src), source_layout=report.layout,
                 removal_plan=report.removal_plan, repl_target=type(backbone).__name__)
-    torch.save({'state_dict': out, 'meta': meta}, dst)
+    from .deploy import atomic_save
+    atomic_save({'state_dict': out, 'meta': meta}, dst)
     return report

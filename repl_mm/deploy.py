@@ -9,8 +9,12 @@ text, epoch / iter) plus ``repl_deploy=True``. Beyond it, :func:`reparameterize_
   existing destination unless ``force=True``, and writes atomically (temporary file + rename);
 * refuses a checkpoint that is already in the deploy form, one of another architecture and an
   unreadable file, naming the file and what to do;
-* compares the training form with the deploy form on a random input in eval mode and refuses
-  to write a deploy checkpoint whose outputs differ by more than ``tolerance``.
+* compares the model **as trained** with the deploy form on a random input in eval mode and
+  refuses to write a deploy checkpoint whose outputs differ by more than ``tolerance``;
+* folds an Adaptive-RepL checkpoint with the mask it was trained with
+  (``checkpoint['adaptive_repl']``, :func:`repl_mm.models.adaptive.checkpoint_adaptive_mask`),
+  refuses one without a mask, and records the folded plan in the deploy checkpoint's
+  ``meta['repl_plan']`` (plus ``meta['repl_adaptive_mask']``).
 
 A deploy checkpoint loads with the training config as it is: the backbone recognises the
 deploy-form keys and switches itself (:mod:`repl_mm.core.forms`).
@@ -25,10 +29,12 @@ import torch
 from torch import Tensor, nn
 
 from .core.forms import DEPLOY, CheckpointFormError, detect_checkpoint_form
+from .models.adaptive import checkpoint_adaptive_mask, is_adaptive
 
 __all__ = ['switch_model_to_deploy', 'reparameterize_checkpoint', 'ReparamResult',
            'load_checkpoint_file', 'check_output_path', 'atomic_save', 'flatten_tensors',
-           'max_relative_difference', 'build_model_from_config', 'DEPLOY_META_KEYS']
+           'max_relative_difference', 'build_model_from_config', 'DEPLOY_META_KEYS',
+           'load_deploy_model', 'folded_plan', 'check_recorded_plan']
 
 #: ``meta`` entries written by mmengine's Runner that the deploy checkpoint keeps
 DEPLOY_META_KEYS = ('dataset_meta', 'cfg', 'epoch', 'iter', 'seed', 'experiment_name', 'time',
@@ -151,7 +157,9 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     """
     from mmengine.registry import MODELS
 
+    from .inputs import check_config_file, one_line
     from .engine.runner.build import load_config
+    check_config_file(config)
     cfg = load_config(config, cfg_options)
     model_cfg = cfg.model.copy()
     backbone = model_cfg.get('backbone', None)
@@ -163,7 +171,10 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     model_cfg.pop('pretrained', None)
     if cfg.get('data_preprocessor') is not None:  # mmpretrain configs: as the Runner merges it
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(model_cfg)
+    try:
+        model = MODELS.build(model_cfg)
+    except KeyError as e:   # an unknown type: the registry names it
+        raise ValueError(f'config {config!r}: {one_line(e)}') from None
     return model, cfg
 
 
@@ -224,7 +235,13 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
     The saved file holds only tensors and plain Python values (``{'state_dict', 'meta'}``), so
     it loads with ``torch.load(weights_only=True)``; ``meta`` keeps the source's
     :data:`DEPLOY_META_KEYS` and adds ``repl_deploy=True``, ``repl_source`` (absolute path of
-    ``src``) and ``repl_config``.
+    ``src``), ``repl_config``, ``repl_plan`` (the removal plan folded, one list per stage) and,
+    for an Adaptive-RepL checkpoint, ``repl_adaptive_mask`` (the mask it was trained with,
+    which is the folded plan).
+
+    The reference of the check is the model as trained: for Adaptive-RepL the checkpoint's
+    mask is applied before the reference outputs are taken, so a fold with any other mask
+    fails the check.
 
     Args:
         config (str): the config ``src`` was trained with (training or deploy form).
@@ -238,9 +255,13 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
 
     Raises:
         ValueError: ``dst`` is ``src``; ``src`` is unreadable, already deploy-form, or of
-            another architecture than ``config``; the forms differ by more than ``tolerance``.
+            another architecture than ``config``; the forms differ by more than ``tolerance``;
+            an Adaptive-RepL checkpoint has no mask (or a training config / checkpoint pair
+            disagrees about being adaptive).
         FileExistsError: ``dst`` exists and ``force`` is False.
     """
+    from .inputs import check_config_file
+    check_config_file(config)
     check_output_path(src, dst, force)
     ckpt = load_checkpoint_file(src)
     meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
@@ -258,6 +279,7 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
         raise ValueError(f'checkpoint {src!r} is already in the deploy form (its computing '
                          'layers hold folded weights); evaluate it directly: python '
                          f'tools/test.py {config} {src}')
+    adaptive_mask = checkpoint_adaptive_mask(backbone, ckpt, f'checkpoint {src!r}')
     try:
         model.load_state_dict(state_dict, strict=True)
     except (RuntimeError, CheckpointFormError) as e:
@@ -272,7 +294,7 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
     else:
         shape = model_input_shape(cfg, input_size)
         x = torch.randn(shape, generator=gen)
-    trained = copy.deepcopy(model)
+    trained = copy.deepcopy(model)   # the model as trained (Adaptive-RepL: its mask applied)
     ref = tensor_outputs(trained, x)
     switch_model_to_deploy(model)
     got = tensor_outputs(model, x)
@@ -285,10 +307,31 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
     if 'cfg' not in new_meta:
         new_meta['cfg'] = cfg.pretty_text
     new_meta.update(repl_deploy=True, repl_source=osp.abspath(src),
-                    repl_config=osp.abspath(config))
+                    repl_config=osp.abspath(config), repl_plan=folded_plan(model))
+    if adaptive_mask is not None:
+        new_meta['repl_adaptive_mask'] = adaptive_mask
     atomic_save({'state_dict': model.state_dict(), 'meta': new_meta}, dst)
     return ReparamResult(dst=dst, max_rel_diff=diff, input_shape=shape, meta=new_meta,
                          model=model)
+
+
+def folded_plan(model: nn.Module) -> Optional[List[List[int]]]:
+    """The removal plan of ``model``'s RepL backbone (one list of 0-based block indices per
+    stage), or None if it has none."""
+    plan = getattr(getattr(model, 'backbone', model), 'removal_plan', None)
+    return None if plan is None else [[int(i) for i in st] for st in plan]
+
+
+def check_recorded_plan(model: nn.Module, meta: Dict[str, Any], checkpoint: str) -> None:
+    """Refuses a deploy checkpoint whose recorded ``meta['repl_plan']`` differs from the
+    plan the loaded model has."""
+    recorded = meta.get('repl_plan') if isinstance(meta, dict) else None
+    have = folded_plan(model)
+    if recorded is not None and have is not None and \
+            [list(map(int, p)) for p in recorded] != have:
+        raise ValueError(f'checkpoint {checkpoint!r} was folded with the plan {recorded} but '
+                         f'the model loaded from it replaces {have}: pass the config the '
+                         'checkpoint was trained with')
 
 
 def load_deploy_model(config: str, checkpoint: str, cfg_options: Optional[dict] = None,
@@ -297,9 +340,14 @@ def load_deploy_model(config: str, checkpoint: str, cfg_options: Optional[dict] 
     switches the backbone, :mod:`repl_mm.core.forms`) and returns it in eval mode, in the
     deploy form if ``to_deploy``.
 
+    An Adaptive-RepL training checkpoint is evaluated and folded with the mask it was trained
+    with (``checkpoint['adaptive_repl']``); one without a mask is refused. A deploy checkpoint
+    loads with its training config (adaptive or not) and must match the plan it records.
+
     Raises:
         ValueError: the checkpoint is unreadable, of the wrong form for the config, or does
-            not fit the config's architecture (the message names the file and the fix).
+            not fit the config's architecture (the message names the file and the fix); an
+            adaptive checkpoint without its mask.
     """
     from mmengine.runner import load_checkpoint
 
@@ -318,8 +366,11 @@ def load_deploy_model(config: str, checkpoint: str, cfg_options: Optional[dict] 
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     if isinstance(meta, dict) and meta.get('dataset_meta'):
         model.dataset_meta = meta['dataset_meta']
-    model.eval()
     backbone = getattr(model, 'backbone', model)
+    if is_adaptive(backbone) or (isinstance(ckpt, dict) and 'adaptive_repl' in ckpt):
+        checkpoint_adaptive_mask(backbone, ckpt, f'checkpoint {checkpoint!r}')
+    check_recorded_plan(model, meta, checkpoint)
+    model.eval()
     if to_deploy and hasattr(backbone, 'switch_to_deploy') and not getattr(backbone, 'deploy',
                                                                             False):
         backbone.switch_to_deploy()

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 __all__ = ['SCHEMES', 'ClassifierLogits', 'quantize_dynamic_linear', 'quantize_fx_static',
            'quantize_classifier', 'default_scheme', 'topk_accuracy', 'evaluate',
-           'latency_ms_per_img', 'QuantRow', 'format_table']
+           'latency_ms_per_img', 'QuantRow', 'format_table', 'int8_closeness']
 
 SCHEMES = ('int8_dynamic_linear', 'int8_fx_static')
 
@@ -134,6 +134,23 @@ def evaluate(model: nn.Module, batches: Iterable[Tuple[Tensor, Tensor]]) -> Tupl
 
 
 @torch.no_grad()
+def int8_closeness(fp32: nn.Module, int8: nn.Module, x: Tensor) -> Tuple[float, float]:
+    """How close the INT8 model's logits are to the FP32 model's on the fixed batch ``x``.
+
+    Returns:
+        ``(top1_agreement, rel_error)``: the fraction of samples whose top-1 class is the
+        same, and ``max |z_int8 - z_fp32| / max |z_fp32|`` over the batch's logits.
+    """
+    ref, got = fp32(x).float(), int8(x).float()
+    if ref.shape != got.shape:
+        raise ValueError(f'INT8 logits {tuple(got.shape)} vs FP32 {tuple(ref.shape)}')
+    agree = (ref.argmax(-1) == got.argmax(-1)).float().mean().item()
+    scale = ref.abs().max().item()
+    err = (got - ref).abs().max().item()
+    return agree, (err / scale if scale > 0 else err)
+
+
+@torch.no_grad()
 def latency_ms_per_img(model: nn.Module, x: Tensor, warmup: int = 2, repeat: int = 5) -> float:
     """Median wall time of ``model(x)`` over ``repeat`` runs (after ``warmup``), per image."""
     for _ in range(warmup):
@@ -157,20 +174,26 @@ class QuantRow:
     fp32_ms: float
     int8_ms: float
     images: int
+    top1_agreement: Optional[float] = None
+    rel_error: Optional[float] = None
 
 
 def format_table(rows: Sequence[QuantRow], note: Optional[str] = None) -> str:
     """Table XVII's layout: accuracy FP32 / INT8, the INT8 - FP32 deltas, throughput and
-    latency for both precisions."""
+    latency for both precisions; then how close INT8 is to FP32 on a fixed batch (top-1
+    agreement, max relative logit error; :func:`int8_closeness`)."""
     head = ('| backbone | method | scheme | FP32 top-1 | FP32 top-5 | INT8 top-1 | INT8 top-5 '
-            '| Δtop-1 | Δtop-5 | FP32 img/s | INT8 img/s | FP32 ms/img | INT8 ms/img |')
-    lines = [head, '|' + ' --- |' * 13]
+            '| Δtop-1 | Δtop-5 | FP32 img/s | INT8 img/s | FP32 ms/img | INT8 ms/img '
+            '| top-1 agree | max rel. err |')
+    lines = [head, '|' + ' --- |' * 15]
     for r in rows:
         lines.append(
             f'| {r.backbone} | {r.method} | {r.scheme} | {r.fp32[0]:.3f} | {r.fp32[1]:.3f} | '
             f'{r.int8[0]:.3f} | {r.int8[1]:.3f} | {r.int8[0] - r.fp32[0]:+.3f} | '
             f'{r.int8[1] - r.fp32[1]:+.3f} | {1000.0 / r.fp32_ms:.1f} | '
-            f'{1000.0 / r.int8_ms:.1f} | {r.fp32_ms:.3f} | {r.int8_ms:.3f} |')
+            f'{1000.0 / r.int8_ms:.1f} | {r.fp32_ms:.3f} | {r.int8_ms:.3f} | '
+            + ('- | - |' if r.top1_agreement is None else
+               f'{100 * r.top1_agreement:.1f}% | {r.rel_error:.3e} |'))
     if note:
         lines.append('')
         lines.append(note)

@@ -91,9 +91,15 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     if args.check_data:  # in-process callers; the script stops in the data check above
         runpy.run_path(DATA_CHECK)['precheck']('test', argv)
-    cfg = load_config(args.config, args.cfg_options)
-    merge_test_args(cfg, args)
-    runner = build_runner(cfg)
+    from repl_mm.inputs import USER_ERRORS, check_checkpoint_header, check_config_file, one_line
+    try:   # bad input: one line naming the thing and the fix, before any work dir is made
+        check_config_file(args.config)
+        check_checkpoint_header(args.checkpoint)
+        cfg = load_config(args.config, args.cfg_options)
+        merge_test_args(cfg, args)
+        runner = build_runner(cfg)
+    except USER_ERRORS as e:
+        raise SystemExit(f'error: {one_line(e)}') from None
     add_result_dump(runner, args.out, args.out_item)
     if not args.non_strict:
         # a checkpoint of another architecture must not be evaluated with random layers

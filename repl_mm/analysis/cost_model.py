@@ -157,8 +157,10 @@ def computing_layer_params(block: nn.Module, repl_backbone: nn.Module) -> Tuple[
     """
     if _option(repl_backbone, 'remove_only', False):
         return 0, 0
+    if _option(repl_backbone, 'neighbours', 'both') == 'none':
+        return _own_layer_params(block, repl_backbone)
     coefficients = _option(repl_backbone, 'coefficients', 'separate')
-    if coefficients == 'fixed':  # Table VI "no weights": alpha = beta = 1/2, not trainable
+    if coefficients == 'fixed':  # fixed coefficients: alpha = beta = 1/2, not trainable
         vectors = 0
     else:
         vectors = (2 if _option(repl_backbone, 'neighbours', 'both') == 'both'
@@ -180,6 +182,33 @@ def computing_layer_params(block: nn.Module, repl_backbone: nn.Module) -> Tuple[
     norm_params = 2 * channels if affine else 0
     norm_trainable = norm_params if affine and norm.weight.requires_grad else 0
     return coef + norm_params, 0 if frozen else coef + norm_trainable
+
+
+def _own_layer_params(block: nn.Module, repl_backbone: nn.Module) -> Tuple[int, int]:
+    """``(a_r, trainable a_r)`` of a Table VI "no weights" layer (:mod:`repl_mm.core.own`):
+    its own operator of the synthesized shape plus a CNN layer's BN affine."""
+    from ..core.own import own_param_count
+    frozen = not any(p.requires_grad for p in block.parameters())
+    kind = block_kind(block)
+    norm = None
+    if kind == 'basic':
+        n = own_param_count('basic', channels=block.conv2.out_channels)
+        norm = block.norm2
+    elif kind == 'bottleneck':
+        n = own_param_count('bottleneck', channels=block.conv3.out_channels,
+                            mid_channels=block.conv2.out_channels, groups=block.conv2.groups)
+        norm = block.norm3
+    else:
+        from ..core.vit import transformer_block_parts
+        parts = transformer_block_parts(block)
+        n = own_param_count('vit', embed_dims=parts.proj.in_features,
+                            feedforward_channels=parts.fc1.out_features,
+                            branches=_option(repl_backbone, 'synthesis_branches',
+                                             ('attn', 'mlp')),
+                            head_wise=_option(repl_backbone, 'head_wise', False))
+    if norm is not None and getattr(norm, 'weight', None) is None:
+        n -= 2 * norm.num_features   # a non-affine BN
+    return n, 0 if frozen else n
 
 
 # --------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def format_report(res: Dict[str, Any]) -> str:
              f"input {res['options']['batch_size']}x3x{res['input_size'][0]}x"
              f"{res['input_size'][1]}; plan (0-based removed blocks per stage) {res['plan']} = "
              f"{res['num_removed']} of {sum(res['num_blocks'])} blocks "
-             f"(interval {res['interval']}, replace_blocks {res['replace_blocks']})"]
+             f"({plan_source(res['interval'], res['replace_blocks'])})"]
     lines += [f'note: {n}' for n in res.get('notes', [])]
     for scope, sc in res['scopes'].items():
         ve, vr = sc['variants']['e2e'], sc['variants']['repl']
@@ -150,6 +150,14 @@ PLAN_LEGEND = ('columns: P_r, a_r params of block / computing layer (eq. 43-50);
                'backward, S_r-S~_r removed (eq. 58); M_aux synthesized-weight bytes')
 
 
+def plan_source(interval, replace_blocks) -> str:
+    """What chose the removal plan, as used: the explicit ``replace_blocks`` (the interval is
+    then not used and not printed) or ``interval K``."""
+    if replace_blocks is not None:
+        return f'replace_blocks = {replace_blocks} (explicit plan; no interval used)'
+    return f'interval K = {interval}'
+
+
 def format_plan(plan: Dict[str, Any]) -> str:
     """The text of a :func:`~repl_mm.analysis.runners.predict_plan` result: the removed
     blocks per stage, the per-site costs (with a one-line legend of the columns) and the
@@ -159,7 +167,7 @@ def format_plan(plan: Dict[str, Any]) -> str:
     n_blocks = sum(len(b) for b in plan['blocks'])
     removed = sum(len(p) for p in c['plan'])
     lines = [f"RepL plan: {plan['repl']} (E2E twin: {plan['e2e']})",
-             f"interval K = {plan['interval']}, replace_blocks = {plan['replace_blocks']}: "
+             f"{plan_source(plan['interval'], plan['replace_blocks'])}: "
              f"removes {removed} of {n_blocks} blocks ({removed / max(n_blocks, 1):.1%})"]
     for s, (names, rm) in enumerate(zip(plan['blocks'], c['plan'])):
         gone = ', '.join(f'{names[i]} (r={i + 1})' for i in rm) or 'none'

@@ -46,7 +46,8 @@ from .timing import (
 
 __all__ = ['BenchmarkOptions', 'backbone_loss', 'measure_step', 'build_variants',
            'TrainStepBenchmark', 'InferenceBenchmark', 'run_benchmark', 'predict_plan',
-           'trainable_params', 'train_step_fn', 'train_step_saved_bytes']
+           'trainable_params', 'train_step_fn', 'train_step_saved_bytes', 'ConfigBuildError',
+           'build_from_config_alone']
 
 
 @dataclass
@@ -469,6 +470,13 @@ def _check_fixed_plan(repl: ModelSpec, rb: nn.Module) -> None:
                          'Adaptive-RepL keeps every block (and a computing layer per candidate) '
                          'and changes the replaced set each epoch, so it has no fixed plan to '
                          'predict or benchmark; use the fixed RepL config (adaptive=False)')
+    if not any(rb.removal_plan):
+        raise ValueError(
+            f'{repl.source}: the plan removes no block (interval '
+            f"{getattr(rb, 'interval', None)!r}, replace_blocks "
+            f"{getattr(rb, 'replace_blocks', None)!r}): RepL is then the E2E model and there is "
+            'nothing to predict or benchmark; use an interval smaller than the stage lengths '
+            '(e.g. 4) or a non-empty replace_blocks')
 
 
 def _removal_info(repl: ModelSpec, models: Dict[str, nn.Module]) -> Dict[str, Any]:
@@ -526,6 +534,26 @@ def run_benchmark(repl: ModelSpec, e2e: Optional[ModelSpec] = None,
     return res
 
 
+class ConfigBuildError(ValueError):
+    """The model of a config cannot be built from the config alone (one line: the config,
+    what is missing and the fix)."""
+
+
+def build_from_config_alone(spec: ModelSpec) -> nn.Module:
+    """:func:`build_model`, turning any build failure into one :class:`ConfigBuildError`
+    line naming the config and the missing piece (a data file the model reads, an unknown
+    type, a bad argument)."""
+    try:
+        return build_model(spec)
+    except Exception as e:  # registries wrap the builder's errors in their own types
+        msg = ' '.join(str(e).split()) or type(e).__name__
+        hint = ('; the model reads that file to size itself: give the size in the config '
+                'instead (e.g. model.vocab_size=V with model.vocab_from=None) or make the file '
+                'reachable' if isinstance(e, FileNotFoundError) else '')
+        raise ConfigBuildError(f'{spec.source}: the model cannot be built from the config: '
+                               f'{type(e).__name__}: {msg[:400]}{hint}') from None
+
+
 def predict_plan(repl: ModelSpec, e2e: Optional[ModelSpec] = None, batch_size: int = 1,
                  scope: str = 'backbone', device='meta') -> Dict[str, Any]:
     """Which blocks ``repl`` removes and what that saves, predicted from the E2E model alone
@@ -550,7 +578,7 @@ def predict_plan(repl: ModelSpec, e2e: Optional[ModelSpec] = None, batch_size: i
         raise ValueError("scope='model' runs the loss, which the meta device cannot: "
                          "pass device='cpu'")
     e2e = e2e or e2e_twin(repl)
-    e2e_model, repl_model = build_model(e2e), build_model(repl)
+    e2e_model, repl_model = build_from_config_alone(e2e), build_from_config_alone(repl)
     rb = repl_model.backbone
     _check_fixed_plan(repl, rb)
     module = e2e_model.backbone if scope == 'backbone' else e2e_model
@@ -565,9 +593,11 @@ def predict_plan(repl: ModelSpec, e2e: Optional[ModelSpec] = None, batch_size: i
         e2e_model.zero_grad(set_to_none=True)
         step = measure_step(e2e_model, loss_fn)
     sites = cost.site_costs(e2e_model.backbone, rb, block_inputs, device='meta')
+    used_interval = (None if getattr(rb, 'replace_blocks', None) is not None
+                     else getattr(rb, 'interval', None))   # an explicit plan has no K
     cm = cost.CostModel(sites, rb.removal_plan, params, trainable, step['flops'],
                         step['activation'], train_flops=step['train_flops'],
-                        interval=getattr(rb, 'interval', None))
+                        interval=used_interval)
     stages = cost.backbone_stages(e2e_model.backbone)
     cm.num_blocks = sum(len(st) for st in stages)
     kinds = sorted({cost.block_kind(m) for st in stages for _, m in st.values()})
@@ -576,7 +606,7 @@ def predict_plan(repl: ModelSpec, e2e: Optional[ModelSpec] = None, batch_size: i
         tokens = block_inputs[stages[0][0][0]]
     return dict(repl=repl.source, e2e=e2e.source, scope=scope, batch_size=batch_size,
                 input_size=list(repl.input_size), device=str(device),
-                interval=getattr(rb, 'interval', None),
+                interval=used_interval,
                 replace_blocks=getattr(rb, 'replace_blocks', None),
                 blocks=[[name for name, _ in st.values()] for st in stages], kinds=kinds,
                 tokens=None if tokens is None else list(tokens), cost=cm.as_dict())

@@ -149,7 +149,9 @@ def load_spec(spec: str, cfg_options: Optional[dict] = None,
         input_size (Sequence[int], optional): ``(H, W)`` or ``(S,)``, overriding the size
             inferred from the config's train pipeline.
     """
-    if os.path.isfile(spec):
+    if os.path.exists(spec):
+        from ..inputs import check_config_file
+        check_config_file(spec)
         cfg = Config.fromfile(spec)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)

@@ -135,11 +135,16 @@ class ConvComputingLayer(ComputingLayer):
                    for role, (side, conv) in self.weight_sources().items()}
         return self._synthesize(weights)
 
+    #: recompute the synthesis in backward (False for layers that own their operator)
+    recompute_synthesis = True
+
     def _forward(self, x: Tensor, prev: Optional[nn.Module], next: Optional[nn.Module]) -> Tensor:
         if self.deploy:
             y = self._deploy_branch(x)
         else:
-            y = self.norm(self._branch(x, recompute_in_backward(self.synthesize, prev, next)))
+            op = (recompute_in_backward(self.synthesize, prev, next) if self.recompute_synthesis
+                  else self.synthesize(prev, next))
+            y = self.norm(self._branch(x, op))
         return F.relu(x + self.drop_path(y))
 
     def forward(self, x: Tensor, prev: Optional[nn.Module] = None,
@@ -169,7 +174,9 @@ class ConvComputingLayer(ComputingLayer):
         op = {k: v.detach().clone() for k, v in self.synthesize(prev, next).items()}
         self._fold_norm(op)
         dtype, device = self.norm.running_mean.dtype, self.norm.running_mean.device
-        del self.synthesis
+        for name in ('synthesis', 'operator'):  # coefficients, or an own operator (core.own)
+            if hasattr(self, name):
+                delattr(self, name)
         del self.norm
         self.deploy = True
         self._build_deploy_modules()

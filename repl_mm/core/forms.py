@@ -35,8 +35,9 @@ __all__ = ['TRAIN', 'DEPLOY', 'CheckpointFormError', 'is_computing_layer',
 
 TRAIN = 'train'
 DEPLOY = 'deploy'
-#: child modules that hold a training-form computing layer's state
-TRAIN_CHILDREN = ('synthesis', 'norm')
+#: child modules that hold a training-form computing layer's state (``operator``: the own
+#: operator of a Table VI "no weights" layer, :mod:`repl_mm.core.own`)
+TRAIN_CHILDREN = ('synthesis', 'norm', 'operator')
 #: the converter named in the errors
 CONVERTER = 'tools/model_converters/reparameterize_model.py'
 
@@ -182,8 +183,18 @@ def prepare_backbone_for_state_dict(backbone: nn.Module, state_dict: Mapping[str
     Raises:
         CheckpointFormError: the checkpoint cannot be loaded correctly into this form.
     """
+    if not _covers(state_dict, prefix):
+        return
+    if callable(getattr(backbone, 'adapt_to_state_dict', None)):
+        # an Adaptive-RepL backbone: the mask of the checkpoint (training or deploy form)
+        try:
+            backbone.adapt_to_state_dict(state_dict, prefix)
+        except CheckpointFormError:
+            raise
+        except ValueError as e:
+            raise CheckpointFormError(str(e)) from None
     layers = dict(iter_computing_layers(backbone))
-    if not layers or not _covers(state_dict, prefix):
+    if not layers:
         return
     form = detect_checkpoint_form(backbone, state_dict, prefix)
     deployed = [name for name, layer in layers.items() if layer.deploy]

@@ -32,10 +32,13 @@ REPL_ARGS_DOC = """
             a flat list for transformers (``[3, 7]``). Not a stage's first or last block,
             no two adjacent.
         neighbours (str): neighbours that feed the synthesis: ``'both'`` (default),
-            ``'prev'`` or ``'next'`` (Table VII).
+            ``'prev'`` or ``'next'`` (Table VII), or ``'none'``: Table VI "no weights", each
+            computing layer owns a learnable operator of the synthesized shape and reads no
+            neighbour weight (:mod:`repl_mm.core.own`).
         coefficients (str): ``'separate'`` alpha and beta (default), one ``'shared'``
             coefficient with ``beta = 1 - alpha`` (Table XVI), or ``'fixed'``: constant
-            alpha = beta = 1/2, no trainable coefficient (Table VI "no weights").
+            alpha = beta = 1/2, no trainable coefficient (the "fixed coefficients" ablation,
+            ours; not Table VI's "no weights").
         stop_grad (bool): stop-gradient on the neighbour tensors read by the synthesis
             (eq. 30). Default True.
         remove_only (bool): drop the blocks and insert nothing (Tables III-IV, "-25%

@@ -9,11 +9,13 @@ Implements, for CNNs and ViTs alike,
 
 The ablations of the paper are switches of :class:`SynthesisCoefficients`:
 
-* ``neighbours``: ``'both'`` (default), ``'prev'`` or ``'next'`` (Table VII);
+* ``neighbours``: ``'both'`` (default), ``'prev'`` or ``'next'`` (Table VII); ``'none'``
+  reads no neighbour at all: the layer owns its operator (Table VI "RepL (no weights)",
+  :mod:`repl_mm.core.own`; no :class:`SynthesisCoefficients`);
 * ``coefficients``: ``'separate'`` alpha and beta (default) or ``'shared'``: one coefficient
   ``lambda`` with ``alpha = lambda`` and ``beta = 1 - lambda`` (Table XVI, "1 parameter"), or
-  ``'fixed'``: no trainable coefficient at all (Table VI, "RepL (no weights)", see
-  :class:`SynthesisCoefficients`).
+  ``'fixed'``: alpha = beta = 1/2, no trainable coefficient (the "fixed coefficients"
+  ablation, ours; not the paper's Table VI "no weights", see :class:`SynthesisCoefficients`).
 """
 from typing import Any, Callable, Optional, Tuple
 
@@ -25,7 +27,7 @@ __all__ = ['NEIGHBOURS', 'COEFFICIENTS', 'check_choice', 'check_repl_options',
            'used_neighbours', 'recompute_in_backward', 'normalize_rows', 'stop_gradient',
            'SynthesisCoefficients']
 
-NEIGHBOURS = ('both', 'prev', 'next')
+NEIGHBOURS = ('both', 'prev', 'next', 'none')
 COEFFICIENTS = ('separate', 'shared', 'fixed')
 
 
@@ -39,6 +41,8 @@ def used_neighbours(neighbours: str) -> Tuple[str, ...]:
     """The neighbours a ``neighbours`` choice reads: ``('prev', 'next')``, ``('prev',)`` or
     ``('next',)`` (Table VII)."""
     check_choice('neighbours', neighbours, NEIGHBOURS)
+    if neighbours == 'none':
+        return ()
     return ('prev', 'next') if neighbours == 'both' else (neighbours,)
 
 
@@ -67,6 +71,10 @@ def check_repl_options(neighbours: str, coefficients: str, **flags) -> None:
     for name, value in flags.items():
         if not isinstance(value, bool):
             raise ValueError(f'{name} must be True or False, got {value!r}')
+    if neighbours == 'none' and coefficients != 'separate':
+        raise ValueError("neighbours='none' (Table VI \"no weights\") gives each computing "
+                         'layer its own operator and no synthesis coefficients: leave '
+                         f"coefficients at 'separate', got coefficients={coefficients!r}")
     if coefficients == 'shared' and neighbours != 'both':
         raise ValueError("coefficients='shared' combines two neighbours, so it needs "
                          f"neighbours='both', got neighbours={neighbours!r}")
@@ -110,25 +118,27 @@ class SynthesisCoefficients(nn.Module):
     neighbours (eq. 44, 47, 50), ``num_groups`` for shared ones or one neighbour, none for
     ``'fixed'``.
 
-    ``coefficients='fixed'`` is our reading of Table VI's "RepL (no weights)" (issue 15):
-    the synthesis keeps its form (the normalised neighbour weights of eq. 9 / 22, their
+    ``coefficients='fixed'`` is the "fixed coefficients" ablation (ours, kept as an extra
+    row next to Table VI; it was our first reading of Table VI's "no weights", issue 15; the
+    paper's row is ``neighbours='none'``, :mod:`repl_mm.core.own`): the synthesis keeps
+    its form (the normalised neighbour weights of eq. 9 / 22, their
     combination of eq. 10, 14, 20, 22) but alpha and beta are constants, registered as
     non-persistent buffers (no parameters, no state-dict keys): ``alpha = beta = 1/2`` with
     both neighbours -- the fixed weights eq. 23 and 25-26 already use -- and ``1`` for the
     one neighbour used with ``neighbours='prev'`` / ``'next'`` (the neighbour's operator
     itself, as the MLP branch of eq. 25-26 reduces to with one neighbour). ``init_value``
     does not apply. Everything else of the computing layer stays, including the BN of a
-    CNN layer (its ``2C`` affine parameters remain trainable). The paper's prose (§IV-C4)
-    describes that row as "a variant that does not use adjacent parameters", which would
-    be another layer (a learnable mapping with no neighbour weights) that the paper does
-    not define; we implement the "no trainable weights" reading and say so in
-    docs/ablations.md.
+    CNN layer (its ``2C`` affine parameters remain trainable). It costs what full RepL
+    costs (docs/ablations.md).
     """
 
     def __init__(self, num_groups: int, neighbours: str = 'both',
                  coefficients: str = 'separate', init_value: float = 0.5) -> None:
         super().__init__()
         check_repl_options(neighbours, coefficients)
+        if neighbours == 'none':
+            raise ValueError("neighbours='none' has no synthesis coefficients: its computing "
+                             'layers own their operator (repl_mm.core.own)')
         self.num_groups = num_groups
         self.neighbours = neighbours
         self.coefficients = coefficients

@@ -317,7 +317,12 @@ class ViTComputingLayer(ComputingLayer):
         if self.deploy:
             return self._deploy_forward(x)
         self._require_neighbours(prev, next)
+        if not self.recompute_synthesis:  # an own operator (core.own): nothing to recompute
+            return self._train_forward(x, self.synthesize(prev, next))
         return self._train_forward(x, recompute_in_backward(self.synthesize, prev, next))
+
+    #: recompute the synthesis in backward (False for layers that own their operator)
+    recompute_synthesis = True
 
     # --- deploy ----------------------------------------------------------------------------
     def _build_deploy_modules(self) -> None:
@@ -344,8 +349,9 @@ class ViTComputingLayer(ComputingLayer):
         op = {k: (v.detach().clone() if isinstance(v, Tensor) else v)
               for k, v in self.synthesize(prev, next).items()}
         ref = op['attn_weight'] if 'attn_weight' in op else op['fc1_weight']
-        if hasattr(self, 'synthesis'):
-            del self.synthesis
+        for name in ('synthesis', 'operator'):  # coefficients, or an own operator (core.own)
+            if hasattr(self, name):
+                delattr(self, name)
         self.deploy = True
         self._build_deploy_modules()
         self.to(device=ref.device, dtype=ref.dtype)

@@ -24,12 +24,19 @@ optimizer state stay, plus one computing layer per candidate; parameters are
 
 State-dict keys: the blocks keep their stock keys (``layer3.3.conv1.weight``); a stage's
 computing layers sit under ``layer3.computing.<index>.`` (ViT: ``adaptive_layers.<index>.``).
-The mask is not in the state dict: the hook stores it in the checkpoint.
+The mask is also in the state dict: the backbone buffer ``adaptive_mask_state`` (one uint8 per
+candidate, :data:`MASK_BUFFER`), so every loader restores it with the weights; the hook also
+stores it in the checkpoint (``checkpoint['adaptive_repl']``).
 
 Deploy: ``switch_to_deploy()`` first fixes the current mask (the backbone becomes the fixed
 RepL backbone of ``replace_blocks=<mask>``: selected blocks dropped, idle computing layers
-discarded) and then folds as usual; load the result with ``adaptive=False,
-replace_blocks=<mask>, deploy=True``.
+discarded) and then folds as usual. The converter (:func:`repl_mm.deploy.reparameterize_checkpoint`)
+and :func:`repl_mm.deploy.load_deploy_model` take the mask from the checkpoint
+(:func:`checkpoint_adaptive_mask`) and refuse an adaptive checkpoint without one; the deploy
+checkpoint records the plan it was folded with (``meta['repl_plan']``). Such a deploy checkpoint
+loads with the *same* adaptive config: :meth:`AdaptiveRepLMixin.adapt_to_state_dict`
+reads the replaced blocks from its deploy-form keys and fixes the mask before the load (or load
+it with ``adaptive=False, replace_blocks=<mask>, deploy=True``).
 """
 from collections import OrderedDict
 from functools import lru_cache
@@ -42,7 +49,76 @@ from torch import Tensor, nn
 from ..core.neighbours import forward_layer
 
 __all__ = ['AdaptiveRepLStage', 'select_blocks', 'redundancy_scores', 'AdaptiveRepLMixin',
-           'check_adaptive', 'ADAPTIVE_ARGS_DOC']
+           'check_adaptive', 'ADAPTIVE_ARGS_DOC', 'CHECKPOINT_KEY', 'checkpoint_adaptive_mask',
+           'is_adaptive', 'MASK_BUFFER']
+
+#: where ``AdaptiveRepLHook`` keeps the mask in a checkpoint (``checkpoint['adaptive_repl']``)
+CHECKPOINT_KEY = 'adaptive_repl'
+#: the backbone buffer that carries the mask in the state dict (``backbone.adaptive_mask_state``)
+MASK_BUFFER = 'adaptive_mask_state'
+
+
+def is_adaptive(backbone: nn.Module) -> bool:
+    """True for a RepL backbone built with ``adaptive=True`` whose mask is not fixed yet."""
+    return bool(getattr(backbone, 'adaptive', False)) and hasattr(backbone, 'set_adaptive_mask')
+
+
+def checkpoint_adaptive_mask(backbone: nn.Module, checkpoint: dict,
+                             name: str = 'the checkpoint') -> Optional[List[List[int]]]:
+    """The Adaptive-RepL mask a training checkpoint was trained with (eq. 34), checked against
+    ``backbone``.
+
+    Args:
+        backbone (nn.Module): the backbone the checkpoint is loaded into.
+        checkpoint (dict): the loaded checkpoint (``state_dict``, ``meta``, ``adaptive_repl``).
+        name (str): how the errors name the checkpoint (its path).
+
+    Returns:
+        The mask (one list per stage) if ``backbone`` is adaptive, else None.
+
+    Raises:
+        ValueError: the backbone is adaptive and the checkpoint has no mask (neither an
+            ``adaptive_repl`` entry nor the state-dict buffer: the replaced blocks are unknown),
+            one of another ``|F|``, or two that differ; or the checkpoint holds a mask and the
+            backbone is not adaptive (the config is not the one it was trained with).
+    """
+    state = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
+    if not is_adaptive(backbone):
+        if state is not None:
+            raise ValueError(
+                f"{name} was trained with Adaptive-RepL (its '{CHECKPOINT_KEY}' entry holds the "
+                f"mask {state.get('mask')!r}) but the config builds a non-adaptive "
+                f'{type(backbone).__name__}: pass the adaptive config the checkpoint was '
+                'trained with (model.backbone.adaptive=True)')
+        return None
+    masks = {}
+    if isinstance(state, dict) and 'mask' in state:
+        if state.get('count') not in (None, backbone.adaptive_count):
+            raise ValueError(f"{name}'s Adaptive-RepL mask replaces {state.get('count')} "
+                             f'blocks, this model |F| = {backbone.adaptive_count}: the config '
+                             "differs from the run's (interval / replace_blocks)")
+        masks[f"'{CHECKPOINT_KEY}'"] = [sorted(int(i) for i in m) for m in state['mask']]
+    sd = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
+    for key in (f'backbone.{MASK_BUFFER}', f'module.backbone.{MASK_BUFFER}', MASK_BUFFER):
+        if key in sd:
+            masks['state_dict ' + key] = backbone.mask_from_buffer(sd[key])
+            break
+    if not masks:
+        raise ValueError(
+            f"{name} has no '{CHECKPOINT_KEY}' entry and no {MASK_BUFFER} in its state_dict, "
+            'so the blocks its Adaptive-RepL model replaced are unknown and any fold or '
+            'evaluation would use a guessed mask: use a checkpoint written by a run with '
+            'AdaptiveRepLHook, or a config without adaptive=True for a fixed-plan model')
+    if len({str(m) for m in masks.values()}) > 1:
+        raise ValueError(f'{name} holds two different Adaptive-RepL masks ({masks}); it was '
+                         'not written by one run: use the checkpoint as the run saved it')
+    mask = next(iter(masks.values()))
+    try:
+        backbone.set_adaptive_mask(mask)
+    except ValueError as e:
+        raise ValueError(f"{name}'s Adaptive-RepL mask {mask!r} does not fit the config: "
+                         f'{e}') from None
+    return mask
 
 
 def select_blocks(scores: Sequence[Dict[int, float]], count: int) -> List[List[int]]:
@@ -238,6 +314,7 @@ class AdaptiveRepLMixin:
                     continue  # not a candidate (the transition rule)
             setattr(self, name, AdaptiveRepLStage(blocks, layers, selected))
         self.adaptive_count = sum(len(p) for p in plan)
+        self._init_mask_buffer()
 
     def _attach_adaptive_vit(self, plan: Sequence[int],
                              build: Callable[[int], nn.Module]) -> None:
@@ -246,6 +323,7 @@ class AdaptiveRepLMixin:
             (str(i), build(i)) for i in range(1, len(self.layers) - 1)))
         self.adaptive_selected: List[int] = list(plan)
         self.adaptive_count = len(plan)
+        self._init_mask_buffer()
 
     def active_layers(self) -> List[nn.Module]:
         """ViT: ``self.layers`` with the blocks of the mask replaced by their computing
@@ -308,9 +386,48 @@ class AdaptiveRepLMixin:
                 raise ValueError(f'adaptive mask {idx}: candidates are {sites[0]}, no two '
                                  'adjacent')
             self.adaptive_selected = idx
+            self._write_mask_buffer()
             return
         for st, sel in zip(self._adaptive_stages(), mask):
             st.set_selected(sel)
+        self._write_mask_buffer()
+
+    # --- the mask in the state dict -----------------------------------------------------------
+    def _init_mask_buffer(self) -> None:
+        """Registers :data:`MASK_BUFFER`: one uint8 per candidate block (stages in order,
+        candidates ascending), 1 where the block is replaced. It is saved in every state dict,
+        so any loader (``load_checkpoint``, the toolboxes' inferencers, ``load_state_dict``)
+        restores the mask with the weights (:meth:`adapt_to_state_dict`)."""
+        n = sum(len(s) for s in self.adaptive_sites())
+        self.register_buffer(MASK_BUFFER, torch.zeros(n, dtype=torch.uint8))
+        self._write_mask_buffer()
+
+    def _write_mask_buffer(self) -> None:
+        buf = getattr(self, MASK_BUFFER, None)
+        if buf is None:
+            return
+        flat = [int(i in m) for cands, m in zip(self.adaptive_sites(), self.adaptive_mask)
+                for i in cands]
+        with torch.no_grad():
+            buf.copy_(torch.tensor(flat, dtype=torch.uint8))
+
+    def mask_from_buffer(self, value: Tensor) -> List[List[int]]:
+        """Decodes a :data:`MASK_BUFFER` tensor into the mask (one list per stage).
+
+        Raises:
+            ValueError: it does not have one entry per candidate block of this model.
+        """
+        sites = self.adaptive_sites()
+        flat = [int(v) for v in value.flatten().tolist()]
+        if len(flat) != sum(map(len, sites)):
+            raise ValueError(f'{type(self).__name__}: the checkpoint\'s {MASK_BUFFER} has '
+                             f'{len(flat)} entries, this model has {sum(map(len, sites))} '
+                             f'candidate blocks {sites}: the config differs from the run\'s')
+        out, pos = [], 0
+        for cands in sites:
+            out.append([i for k, i in enumerate(cands) if flat[pos + k]])
+            pos += len(cands)
+        return out
 
     def _fix_adaptive_mask(self) -> None:
         """Turns the backbone into fixed RepL with ``replace_blocks`` = the current mask
@@ -318,6 +435,8 @@ class AdaptiveRepLMixin:
         if not self.adaptive:
             return
         mask = self.adaptive_mask
+        if MASK_BUFFER in self._buffers:
+            del self._buffers[MASK_BUFFER]   # fixed RepL has no mask
         vit = hasattr(self, 'adaptive_layers')
         if vit:
             for i in mask[0]:
@@ -330,6 +449,73 @@ class AdaptiveRepLMixin:
         self.removal_plan = [list(m) for m in mask]
         self.replace_blocks = mask[0] if vit else mask
         self.adaptive = False
+
+    def adapt_to_state_dict(self, state_dict, prefix: str) -> Optional[List[List[int]]]:
+        """Makes an adaptive backbone ready for a state dict of itself (called by
+        :func:`repl_mm.core.forms.prepare_backbone_for_state_dict` before the load).
+
+        * A *deploy* state dict of an Adaptive-RepL model is the fixed RepL model of the mask
+          it was folded with: the replaced blocks' keys are deploy-form computing-layer keys
+          (``layer3.2.conv.weight``, ``layers.5.proj.weight``) where the adaptive model has the
+          block's (``layer3.2.conv1.weight``). Reads that mask from the keys, sets it and fixes
+          it (:meth:`_fix_adaptive_mask`); the caller then switches to the deploy form.
+        * A training-form state dict restores the mask from its :data:`MASK_BUFFER` entry
+          (so the toolboxes' inferencers and any ``load_checkpoint`` use the trained mask).
+        * One without the entry (written before the buffer existed, an E2E / stock
+          checkpoint) keeps the current mask: the entry is filled in with it so that a strict
+          load does not fail on it. ``AdaptiveRepLHook``, the converter and
+          :func:`repl_mm.deploy.load_deploy_model` set the mask from the checkpoint's
+          ``adaptive_repl`` entry instead.
+
+        Returns:
+            The deploy mask, or None.
+
+        Raises:
+            ValueError: the keys or the entry give a mask that does not fit this model.
+        """
+        from ..core.forms import DEPLOY, layer_checkpoint_form
+        if not is_adaptive(self):
+            return None
+        vit = hasattr(self, 'adaptive_layers')
+        names = ['layers'] if vit else list(self.res_layers)
+        layers = [self.adaptive_layers] if vit else [st.computing
+                                                     for st in self._adaptive_stages()]
+        mask: List[List[int]] = []
+        for name, computing in zip(names, layers):
+            chosen = []
+            for i, layer in computing.items():
+                start = f'{prefix}{name}.{i}.'
+                keys = {k[len(start):] for k in state_dict if k.startswith(start)}
+                if layer_checkpoint_form(layer, keys) == DEPLOY:
+                    chosen.append(int(i))
+            mask.append(sorted(chosen))
+        key = prefix + MASK_BUFFER
+        if not any(mask):
+            if key in state_dict:
+                found = self.mask_from_buffer(state_dict[key])
+                if sum(map(len, found)) != self.adaptive_count:
+                    raise ValueError(f'{type(self).__name__}: the checkpoint\'s mask {found} '
+                                     f'replaces {sum(map(len, found))} blocks, this model '
+                                     f'|F| = {self.adaptive_count}: the config differs from '
+                                     "the run's (interval / replace_blocks)")
+                self.set_adaptive_mask(found)
+            elif isinstance(state_dict, dict) and any(k.startswith(prefix)
+                                                      for k in state_dict):
+                state_dict[key] = getattr(self, MASK_BUFFER).clone()   # keep the current one
+            return None
+        found = sum(map(len, mask))
+        if found != self.adaptive_count:
+            raise ValueError(f'{type(self).__name__}: the deploy checkpoint replaces {found} '
+                             f'blocks {mask}, this Adaptive-RepL model |F| = '
+                             f'{self.adaptive_count}: the config differs from the run\'s '
+                             '(interval / replace_blocks)')
+        self.set_adaptive_mask(mask)
+        self._fix_adaptive_mask()
+        from mmengine.logging import print_log
+        print_log(f'{type(self).__name__}: the checkpoint is the deploy form of Adaptive-RepL '
+                  f'mask {mask}; the backbone is now the fixed RepL model of that mask',
+                  logger='current')
+        return mask
 
     def adaptive_select(self, scores: Sequence[Dict[int, float]]) -> List[List[int]]:
         """Selects and sets the top-``|F|`` mask for ``scores`` (eq. 34); returns it."""

@@ -16,6 +16,7 @@ from torch import nn
 from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ConvComputingLayer
 from ..core.forms import prepare_backbone_for_state_dict
 from ..core.options import DEFAULT_INTERVAL, REPL_ARGS_DOC, RepLOptions
+from ..core.own import NO_NEIGHBOURS, OwnBasicBlockComputingLayer, OwnBottleneckComputingLayer
 from ..core.plan import removal_plan
 from ..core.stage import RepLStage, computing_layers
 from .adaptive import ADAPTIVE_ARGS_DOC, AdaptiveRepLMixin, check_adaptive
@@ -100,11 +101,13 @@ class RepLResNetMixin(AdaptiveRepLMixin):
                       drop_path=getattr(block, 'drop_path', None),
                       with_cp=bool(getattr(block, 'with_cp', False)),
                       padding=_first(mid.padding), dilation=_first(mid.dilation))
+        own = self.repl_options.neighbours == NO_NEIGHBOURS   # Table VI "no weights"
         if bottleneck:
-            layer = BottleneckComputingLayer(block.conv3.out_channels, mid.out_channels,
-                                             groups=mid.groups, **common)
+            layer = (OwnBottleneckComputingLayer if own else BottleneckComputingLayer)(
+                block.conv3.out_channels, mid.out_channels, groups=mid.groups, **common)
         else:
-            layer = BasicBlockComputingLayer(mid.out_channels, **common)
+            layer = (OwnBasicBlockComputingLayer if own else BasicBlockComputingLayer)(
+                mid.out_channels, **common)
         neighbours = {'prev': prev, 'next': next}
         for role, (side, conv) in layer.weight_sources().items():
             got = tuple(getattr(neighbours[side], conv).weight.shape)

@@ -67,13 +67,23 @@ def check_stochastic_depth(stochastic_depth: Optional[dict]) -> Optional[float]:
 
 
 class _ScaleInEval:
-    """Forward hook of a block's last norm: ``p_l`` times its output in eval mode."""
+    """Forward hook of a block's last norm: ``p_l`` times its output when the **block** is in
+    eval mode.
+
+    The block's own training flag decides, not the norm's: with ``norm_eval=True`` (or a
+    frozen BN) the norms stay in eval mode while the blocks train, and Huang et al. train the
+    surviving branches unscaled (eq. 3, ``b_l = 1``) and scale them by ``p_l`` only at test
+    (eq. 5). :meth:`StochasticDepthBlock.forward` records its mode on the norm
+    (``sd_block_training``) before running the branch; a norm called outside its block (no
+    record) falls back to its own flag.
+    """
 
     def __init__(self, survival: float) -> None:
         self.survival = survival
 
     def __call__(self, module: nn.Module, args, output: Tensor) -> Optional[Tensor]:
-        return None if module.training else output * self.survival
+        training = getattr(module, 'sd_block_training', module.training)
+        return None if training else output * self.survival
 
 
 class StochasticDepthBlock:
@@ -85,6 +95,7 @@ class StochasticDepthBlock:
 
     sd_survival: float = 1.0
     sd_index: int = 0
+    sd_norm_name: str = ''
 
     def sd_dropped(self) -> bool:
         """One Bernoulli(``1 - p_l``) draw for this mini-batch (training only)."""
@@ -96,6 +107,8 @@ class StochasticDepthBlock:
         if self.sd_dropped():   # Huang et al. eq. 3 with b_l = 0: the branch is not computed
             shortcut = x if self.downsample is None else self.downsample(x)
             return F.relu(shortcut)
+        if self.sd_norm_name:  # the eval scaling keys on this block's mode (_ScaleInEval)
+            getattr(self, self.sd_norm_name).sd_block_training = self.training
         return super().forward(x)
 
 
@@ -115,8 +128,9 @@ def _sd_class(cls: type) -> type:
     return _SD_CLASSES[cls]
 
 
-def _last_norm(block: nn.Module) -> nn.Module:
-    """The last module of the residual branch: ``norm3`` (Bottleneck) or ``norm2``."""
+def _last_norm(block: nn.Module) -> str:
+    """The name of the last module of the residual branch: ``norm3`` (Bottleneck) or
+    ``norm2``."""
     plugins = getattr(block, 'after_conv3_plugin_names', None)
     if plugins:
         raise ValueError(f'stochastic_depth: {type(block).__name__} has plugins after conv3 '
@@ -125,7 +139,7 @@ def _last_norm(block: nn.Module) -> nn.Module:
     for name in ('norm3', 'norm2'):
         norm = getattr(block, name, None)
         if isinstance(norm, nn.Module):
-            return norm
+            return name
     raise ValueError(f'stochastic_depth: {type(block).__name__} has neither norm3 nor norm2: '
                      'not a ResNet BasicBlock / Bottleneck')
 
@@ -157,10 +171,11 @@ def apply_stochastic_depth(backbone: nn.Module, p_last: float) -> List[float]:
             if not name.isdigit() or not hasattr(block, 'downsample'):
                 continue  # computing layers (no shortcut module) and non-block children
             depth = offset + int(name) + 1   # l of Huang et al., 1-based over the network
-            norm = _last_norm(block)
+            norm_name = _last_norm(block)
             block.__class__ = _sd_class(type(block))
             block.sd_index, block.sd_survival = depth, probs[depth - 1]
-            norm.register_forward_hook(_ScaleInEval(block.sd_survival))
+            block.sd_norm_name = norm_name
+            getattr(block, norm_name).register_forward_hook(_ScaleInEval(block.sd_survival))
         offset += length
     return probs
 

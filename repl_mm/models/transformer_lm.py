@@ -30,6 +30,7 @@ Inputs: ``(B, T)`` token ids; the :class:`LMDataPreprocessor` turns dataset wind
 ``T + 1`` ids into inputs ``[:-1]`` and targets ``[1:]`` (right padding with target -100).
 """
 import math
+import os
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -167,6 +168,12 @@ class TransformerLM(BaseModel):
             kept in the ``vocab_digest`` buffer (saved in every checkpoint) so that a
             checkpoint and data with other vocabularies are refused.
         min_freq (int): see ``vocab_from``. Default 2.
+        vocab_size_without_data (int, optional): the ``V`` to build with when ``vocab_from``
+            names a file that does not exist, so that a config builds from the config alone
+            (``tools/analysis_tools/plan.py``, benchmarks: shapes only). Such a model has no
+            recorded vocabulary (zero ``vocab_digest``) and ``VocabularyCheckHook`` checks its
+            ``vocab_size`` against the data before any training / evaluation, naming the
+            right value. Not used when the file exists (the file decides). Default None.
         embed_dims (int): ``d``. Default 512.
         num_layers (int): number of blocks. Default 12.
         num_heads (int): ``H``. Default 8.
@@ -183,7 +190,8 @@ class TransformerLM(BaseModel):
     """
 
     def __init__(self, vocab_size: Optional[int] = None, vocab_from: Optional[str] = None,
-                 min_freq: int = 2, embed_dims: int = 512, num_layers: int = 12,
+                 min_freq: int = 2, vocab_size_without_data: Optional[int] = None,
+                 embed_dims: int = 512, num_layers: int = 12,
                  num_heads: int = 8, feedforward_channels: int = 2048, max_len: int = 512,
                  drop_rate: float = 0.1, tie_weights: bool = False, norm_eps: float = 1e-5,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
@@ -193,6 +201,18 @@ class TransformerLM(BaseModel):
                              f'initialises itself), got {init_cfg!r}')
         super().__init__(data_preprocessor=_preprocessor(data_preprocessor))
         digest = bytes(32)
+        if vocab_from is not None and vocab_size_without_data is not None \
+                and not os.path.isfile(vocab_from):
+            from mmengine.logging import print_log
+            print_log(f'{type(self).__name__}: vocab_from={vocab_from!r} does not exist; built '
+                      f'with vocab_size_without_data={vocab_size_without_data} (shapes only: '
+                      'VocabularyCheckHook checks it against the data before training or '
+                      'evaluation)', logger='current')
+            if vocab_size is not None and vocab_size != vocab_size_without_data:
+                raise ValueError(f'{type(self).__name__}: vocab_size={vocab_size} and '
+                                 f'vocab_size_without_data={vocab_size_without_data} differ; '
+                                 'give one of the two')
+            vocab_size, vocab_from = vocab_size_without_data, None
         if vocab_from is not None:
             vocab = build_vocabulary(vocab_from, min_freq)
             if vocab_size is not None and vocab_size != len(vocab):
@@ -354,7 +374,10 @@ class TransformerLMRepL(TransformerLM):
     def _computing_layer(self, index: int) -> ViTComputingLayer:
         """The computing layer for removed block ``index``, neighbours checked."""
         parts = transformer_block_parts(self.layers[index])
-        layer = ViTComputingLayer(
+        from ..core.own import NO_NEIGHBOURS, OwnViTComputingLayer
+        own = self.repl_options.neighbours == NO_NEIGHBOURS   # Table VI "no weights"
+        cls = OwnViTComputingLayer if own else ViTComputingLayer
+        layer = cls(
             self.embed_dims, self.num_heads, self.feedforward_channels,
             **self.repl_options.layer_kwargs(), drop_path=None, norm_eps=float(parts.ln1.eps))
         for nb, side in ((self.layers[index - 1], 'left'), (self.layers[index + 1], 'right')):

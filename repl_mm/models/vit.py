@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from ..core.forms import prepare_backbone_for_state_dict
 from ..core.neighbours import fold_layers, forward_layer
 from ..core.options import DEFAULT_INTERVAL, TRANSFORMER_REPL_ARGS_DOC, TransformerRepLOptions
+from ..core.own import NO_NEIGHBOURS, OwnViTComputingLayer
 from ..core.plan import removal_plan
 from ..core.vit import ViTComputingLayer, transformer_block_parts
 from .adaptive import ADAPTIVE_ARGS_DOC, AdaptiveRepLMixin, check_adaptive
@@ -115,7 +116,9 @@ class RepLViTMixin(AdaptiveRepLMixin):
         hidden = parts.fc1.out_features if parts.fc1 is not None else \
             self.arch_settings['feedforward_channels']
         drop_path = getattr(block.attn, 'out_drop', None)
-        layer = ViTComputingLayer(
+        own = self.repl_options.neighbours == NO_NEIGHBOURS   # Table VI "no weights"
+        cls = OwnViTComputingLayer if own else ViTComputingLayer
+        layer = cls(
             self.embed_dims, block.attn.num_heads, hidden, **self.repl_options.layer_kwargs(),
             drop_path=drop_path, norm_eps=float(getattr(parts.ln1, 'eps', 1e-6)))
         for nb, side in ((self.layers[index - 1], 'left'), (self.layers[index + 1], 'right')):

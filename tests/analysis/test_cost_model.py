@@ -46,6 +46,8 @@ CASES = {
     ('cifar32', dict(neighbours='prev')),
     ('cifar32', dict(coefficients='shared')),
     ('cifar32', dict(remove_only=True)),
+    ('cifar32', dict(neighbours='none')),      # Table VI "no weights": own operators
+    ('resnet50', dict(neighbours='none')),
 ])
 def test_eq42_predicted_params_equal_counted(case, repl_args):
     e2e_cfg, shape, _ = CASES[case]

@@ -38,7 +38,8 @@ def _expected() -> Dict[str, tuple]:
         out[f'{stem}_k2'] = (stem, {bb + 'interval': 2})                          # V
         if stem != 'cifar-resnet32_repl_cifar10':  # r = 6 >= L_s = 5: nothing removed
             out[f'{stem}_k6'] = (stem, {bb + 'interval': 6})
-        out[f'{stem}_no-weights'] = (stem, {bb + 'coefficients': 'fixed'})        # VI
+        out[f'{stem}_no-weights'] = (stem, {bb + 'neighbours': 'none'})           # VI
+        out[f'{stem}_fixed-coefficients'] = (stem, {bb + 'coefficients': 'fixed'})  # ours
         out[f'{stem}_neighbours-prev'] = (stem, {bb + 'neighbours': 'prev'})      # VII
         out[f'{stem}_neighbours-next'] = (stem, {bb + 'neighbours': 'next'})
         out[f'{stem}_shared-coef'] = (stem, {bb + 'coefficients': 'shared'})      # XVI
@@ -97,8 +98,11 @@ def test_differs_from_parent_only_in_the_ablation_and_builds(name):
     removed = sum(len(p) for p in plan)
     assert removed > 0
     assert len(layers) == (0 if bb.remove_only else removed)
-    if 'no-weights' in name:
+    if 'fixed-coefficients' in name:
         assert all(not list(m.synthesis.parameters()) for m in layers)
+    if 'no-weights' in name:   # Table VI: an own operator, no synthesis, no neighbour read
+        assert all(not hasattr(m, 'synthesis') and len(m.operator) > 0
+                   and m.weight_sources() == {} for m in layers)
 
 
 @pytest.mark.parametrize('stem', sorted(P25))

@@ -20,7 +20,7 @@ def test_defaults_and_layer_kwargs():
 
 
 @pytest.mark.parametrize('kwargs, match', [
-    (dict(neighbours='left'), r"neighbours must be one of \('both', 'prev', 'next'\)"),
+    (dict(neighbours='left'), r"neighbours must be one of \('both', 'prev', 'next', 'none'\)"),
     (dict(coefficients='one'), 'coefficients must be one of'),
     (dict(stop_grad=1), 'stop_grad must be True or False'),
     (dict(remove_only='yes'), 'remove_only must be True or False'),

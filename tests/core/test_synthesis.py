@@ -55,7 +55,7 @@ def test_variants_and_counts():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(neighbours='left'), r"neighbours must be one of \('both', 'prev', 'next'\)"),
+    (dict(neighbours='left'), r"neighbours must be one of \('both', 'prev', 'next', 'none'\)"),
     (dict(coefficients='one'), r"coefficients must be one of \('separate', 'shared', 'fixed'\)"),
     (dict(neighbours='prev', coefficients='shared'), "needs neighbours='both'"),
 ])

@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 from repl_deploy_configs import ROOT, cls_config, det_config, make_checkpoints, seg_config
-from repl_deploy_tiny import VIT_BACKBONE, build, classifier_cfg, trained_like
+from repl_deploy_tiny import RESNET34_BACKBONE, VIT_BACKBONE, build, classifier_cfg, trained_like
 
 from repl_mm.deploy_bench import amp_dtypes, amp_inference_rows
 from repl_mm.testing.tools import load_tool
@@ -108,3 +108,48 @@ def test_amp_inference_rows():
     assert rows[0].max_rel_diff_to_fp32 == 0.0
     assert 0 < rows[1].max_rel_diff_to_fp32 < 0.1       # bf16 has 8 mantissa bits
     assert all(r.ms_per_img > 0 and r.imgs_per_s > 0 for r in rows)
+
+
+@pytest.mark.parametrize('kind', ['resnet', 'vit'])
+def test_int8_is_close_to_fp32_for_e2e_and_repl(kind):
+    """issue 23 item 4: INT8 vs FP32 logits on a fixed batch -- top-1 agreement and a relative
+    error bound -- for the E2E model and the deploy-form RepL model alike, both timed."""
+    from repl_mm.quantize import (
+        ClassifierLogits,
+        int8_closeness,
+        latency_ms_per_img,
+        quantize_classifier,
+    )
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 3, 32, 32, generator=g)
+    calib = [torch.randn(8, 3, 32, 32, generator=g) for _ in range(4)]
+    if kind == 'vit':
+        repl_bb, scheme = VIT_BACKBONE, 'int8_dynamic_linear'
+        e2e_bb = dict(VIT_BACKBONE, interval=None)   # nothing removed: the stock ViT
+    else:
+        repl_bb, scheme = RESNET34_BACKBONE, 'int8_fx_static'
+        e2e_bb = {k: v for k, v in RESNET34_BACKBONE.items() if k != 'replace_blocks'}
+        e2e_bb['type'] = 'ResNet'
+    rows = {}
+    for method, bb in (('E2E', e2e_bb), ('RepL', repl_bb)):
+        model = trained_like(build('mmpretrain', classifier_cfg(bb)), x)
+        if method == 'RepL':
+            model.backbone.switch_to_deploy()
+        fp32 = ClassifierLogits(model).eval()
+        int8 = quantize_classifier(model, scheme, calib)
+        agree, err = int8_closeness(fp32, int8, x)
+        rows[method] = (agree, err, latency_ms_per_img(fp32, x, repeat=2),
+                        latency_ms_per_img(int8, x, repeat=2))
+        assert agree >= BOUNDS[kind][0], (method, agree, err)
+        assert err <= BOUNDS[kind][1], (method, agree, err)
+        assert rows[method][2] > 0 and rows[method][3] > 0
+    # a wrong INT8 model fails the check (it can fail): another model's quantized logits
+    other = trained_like(build('mmpretrain', classifier_cfg(repl_bb)), x, seed=7)
+    if hasattr(other.backbone, 'switch_to_deploy'):
+        other.backbone.switch_to_deploy()
+    _, bad = int8_closeness(fp32, quantize_classifier(other, scheme, calib), x)
+    assert bad > BOUNDS[kind][1]
+
+
+#: (min top-1 agreement, max relative logit error) of INT8 vs FP32 on the fixed batch
+BOUNDS = {'resnet': (0.75, 0.15), 'vit': (0.9, 0.05)}

@@ -1,4 +1,5 @@
-"""coefficients='fixed' (Table VI "RepL (no weights)"): no trainable synthesis coefficients
+"""coefficients='fixed' (the "fixed coefficients" ablation, ours; Table VI's "no weights" is
+neighbours='none', tests/models/test_no_weights.py): no trainable synthesis coefficients
 (alpha = beta = 1/2, or 1 with one neighbour), the BN of a CNN computing layer stays; the
 trainable parameters are eq. 44 / 47 / 50 minus the 2C / 2B / 2H coefficients, and the
 deploy fold (eq. 32-33) is exact, for BasicBlock, Bottleneck and ViT backbones."""

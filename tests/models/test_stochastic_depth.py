@@ -177,3 +177,41 @@ def test_bottleneck_resnet_apply():
     assert [b.sd_index for b in blocks] == list(range(1, 17))
     with pytest.raises(ValueError, match='p_last'):
         apply_stochastic_depth(bb, 0.0)
+
+
+@pytest.mark.parametrize('norm_eval', [False, True])
+def test_training_keys_on_the_block_not_the_norm(norm_eval):
+    """Huang et al.: a surviving branch is unscaled while training (eq. 3) and scaled by p_l
+    at test (eq. 5), also when the norms are kept in eval mode (``norm_eval=True``, the
+    ``*_pretrained`` configs)."""
+    torch.manual_seed(0)
+    bb = _build(dict(type='CifarResNet', depth=20, norm_eval=norm_eval,
+                     stochastic_depth=dict(p_last=0.5)))
+    for m in bb.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            with torch.no_grad():
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    block = bb.layer3[2]
+    p = block.sd_survival
+    assert p < 1
+    block.sd_dropped = lambda: False   # the branch survives this mini-batch
+    x = F.relu(torch.randn(4, 64, 2, 2))
+
+    def bn(norm, t, batch_stats):
+        if batch_stats:
+            return F.batch_norm(t, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
+        return _bn(norm, t)
+
+    def branch(batch_stats):
+        return bn(block.norm2, block.conv2(F.relu(bn(block.norm1, block.conv1(x),
+                                                     batch_stats))), batch_stats)
+    bb.train()
+    assert block.training and block.norm2.training is not norm_eval
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), F.relu(branch(not norm_eval) + x),
+                                   atol=1e-5, rtol=1e-5)
+    bb.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), F.relu(p * branch(False) + x),
+                                   atol=1e-5, rtol=1e-5)

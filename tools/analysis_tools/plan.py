@@ -43,6 +43,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from repl_mm.inputs import cli_errors
+    with cli_errors():   # bad input: one line naming the thing and the fix
+        return _main(args)
+
+
+def _main(args):
     from repl_mm.analysis import format_plan, load_spec, predict_plan, save_json
     if args.remove_fraction is not None:
         from repl_mm.analysis.fraction import remove_fraction_options

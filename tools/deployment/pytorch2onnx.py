@@ -24,6 +24,7 @@ from mmengine.config import DictAction  # noqa: E402
 import repl_mm  # noqa: E402,F401
 from repl_mm.deploy import check_output_path, load_deploy_model, model_input_shape  # noqa: E402
 from repl_mm.export import example_input, export_onnx, export_wrapper, verify_onnx  # noqa: E402
+from repl_mm.inputs import USER_ERRORS, one_line  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -55,8 +56,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         check_output_path(args.checkpoint, args.out, args.force, arg='out')
         model, cfg = load_deploy_model(args.config, args.checkpoint, args.cfg_options)
-    except (ValueError, FileExistsError) as e:
-        print(f'error: {e}', file=sys.stderr)
+    except USER_ERRORS as e:
+        print(f'error: {one_line(e)}', file=sys.stderr)
         return 2
     scope = cfg.default_scope
     module, names = export_wrapper(model, scope)
@@ -66,17 +67,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         names = export_onnx(module, x, tmp, names, opset=args.opset)
         diffs = verify_onnx(tmp, module, x)
-        os.replace(tmp, args.out)
+        worst = max(diffs.values())
+        if worst <= args.tolerance:   # an export that fails its check is not written
+            os.replace(tmp, args.out)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+    if worst > args.tolerance:
+        print(f'error: onnxruntime differs from PyTorch by {worst:.3e} > --tolerance '
+              f'{args.tolerance:g}; {args.out} was not written', file=sys.stderr)
+        return 1
     print(f'ONNX file written to {args.out} ({scope}, input {tuple(shape)}, opset {args.opset}, '
           f'outputs {names})')
-    worst = max(diffs.values())
     for name, d in diffs.items():
         print(f'  {name}: max relative difference onnxruntime vs PyTorch {d:.3e}')
     print(f'max relative difference {worst:.3e} (tolerance {args.tolerance:g})')
-    return 0 if worst <= args.tolerance else 1
+    return 0
 
 
 if __name__ == '__main__':

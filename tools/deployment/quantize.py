@@ -25,6 +25,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 import repl_mm  # noqa: E402,F401
 from repl_mm.deploy import load_deploy_model  # noqa: E402
+from repl_mm.inputs import USER_ERRORS, one_line  # noqa: E402
 from repl_mm.quantize import (  # noqa: E402
     SCHEMES,
     ClassifierLogits,
@@ -32,6 +33,7 @@ from repl_mm.quantize import (  # noqa: E402
     default_scheme,
     evaluate,
     format_table,
+    int8_closeness,
     latency_ms_per_img,
     quantize_classifier,
 )
@@ -101,10 +103,11 @@ def measure(method: str, config: str, checkpoint: str, args) -> QuantRow:
     x = x.repeat((args.latency_batch + len(x) - 1) // len(x), 1, 1, 1)[:args.latency_batch]
     ms_fp32 = latency_ms_per_img(fp32, x, repeat=args.repeat)
     ms_int8 = latency_ms_per_img(int8, x, repeat=args.repeat)
+    agree, rel_err = int8_closeness(fp32, int8, x)   # the fixed first test batch
     images = len(test_loader.dataset) if args.max_test_batches is None else min(
         len(test_loader.dataset), args.max_test_batches * test_loader.batch_size)
     return QuantRow(args.name or _backbone_name(cfg), method, scheme, acc_fp32, acc_int8,
-                    ms_fp32, ms_int8, images)
+                    ms_fp32, ms_int8, images, agree, rel_err)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -115,8 +118,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for method, config, checkpoint in runs:
         try:
             rows.append(measure(method, config, checkpoint, args))
-        except ValueError as e:
-            print(f'error: {e}', file=sys.stderr)
+        except USER_ERRORS as e:   # bad input: one line naming the thing and the fix
+            print(f'error: {one_line(e)}', file=sys.stderr)
             return 2
     note = (f'CPU, {args.threads} thread(s), engine {torch.backends.quantized.engine}, '
             f'{rows[-1].images} test images, latency batch {args.latency_batch}, median of '

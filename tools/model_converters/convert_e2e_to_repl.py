@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 import repl_mm  # noqa: E402,F401  registers the RepL backbones
 from repl_mm.convert import LAYOUTS, RESNET_TYPES, convert_checkpoint  # noqa: E402
+from repl_mm.inputs import cli_errors  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -62,10 +63,9 @@ def main(argv=None) -> None:
     target = (dict(config=args.config) if args.config else
               dict(depth=args.depth, interval=args.interval,
                    replace_blocks=args.replace_blocks, backbone_type=args.type))
-    dst_dir = os.path.dirname(os.path.abspath(args.dst))
-    os.makedirs(dst_dir, exist_ok=True)
-    report = convert_checkpoint(args.src, args.dst, layout=args.layout,
-                                strict=not args.non_strict, **target)
+    with cli_errors():   # bad input: one line, nothing written
+        report = convert_checkpoint(args.src, args.dst, layout=args.layout,
+                                    strict=not args.non_strict, **target)
     print(report.summary(verbose=not args.quiet))
     print(f'RepL initialisation written to {args.dst}')
 

@@ -119,6 +119,10 @@ class AdaptiveRepLHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         backbone = adaptive_backbone(runner.model)
         state = checkpoint.get(CHECKPOINT_KEY)
+        sd = checkpoint.get('state_dict') or {}
+        if state is None and ((checkpoint.get('meta') or {}).get('repl_deploy')
+                              or any(k.endswith('.adaptive_mask_state') for k in sd)):
+            return  # the load restores the mask from the keys (adapt_to_state_dict)
         if state is None:
             if isinstance(getattr(runner, '_train_loop', None), BaseLoop):
                 return  # an initialisation (load_from): the first epoch scores a mask anyway
