@@ -157,8 +157,8 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     """
     from mmengine.registry import MODELS
 
-    from .inputs import check_config_file, one_line
     from .engine.runner.build import load_config
+    from .inputs import check_config_file, one_line
     check_config_file(config)
     cfg = load_config(config, cfg_options)
     model_cfg = cfg.model.copy()
