@@ -259,14 +259,15 @@ def build_classifier(config: str):
     return cfg, model.train()
 
 
-def data_batch(model, size: Tuple[int, int], batch_size: int, seed: int = 0) -> Dict:
-    """A collated mmpretrain batch of random uint8 images and labels (what the dataloader
-    gives ``train_step``)."""
+def data_batch(model, size: Tuple[int, int], batch_size: int, seed: int = 0,
+               channels: int = 3) -> Dict:
+    """A collated mmpretrain batch of random uint8 images (``channels`` x size) and labels
+    (what the dataloader gives ``train_step``)."""
     import torch
     from mmpretrain.structures import DataSample
     g = torch.Generator().manual_seed(seed)
     classes = model.head.num_classes
-    inputs = [torch.randint(0, 256, (3, *size), generator=g, dtype=torch.uint8)
+    inputs = [torch.randint(0, 256, (channels, *size), generator=g, dtype=torch.uint8)
               for _ in range(batch_size)]
     samples = [DataSample().set_gt_label(int(torch.randint(classes, (1,), generator=g)))
                for _ in range(batch_size)]
@@ -288,7 +289,9 @@ def measure(configs: Sequence[str], batch_size: int, reps: int, warmup: int
     for config in configs:
         cfg, model = build_classifier(config)
         size = input_size(cfg)
-        batch = data_batch(model, size, batch_size)
+        # one-channel sets (Fashion-MNIST) build the stem with in_channels=1
+        batch = data_batch(model, size, batch_size,
+                           channels=int(cfg.model.backbone.get('in_channels', 3)))
         saved = count_saved_bytes(lambda: _loss(model, batch), model)
         optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
 
