@@ -109,7 +109,7 @@ def plan_frontier(config: str, fractions: Sequence[float]) -> Dict[str, Any]:
     """
     from mmengine.config import Config
 
-    from ..runtime.fraction import _full_backbone, stage_layout
+    from .fraction import _full_backbone, stage_layout
     for f in fractions:
         if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
             raise ValueError(f'--fractions: each must be in (0, 1), got {f!r}')
@@ -238,7 +238,7 @@ def load_state(path: str) -> Dict[str, Any]:
 
 def save_state(state: Dict[str, Any], path: str) -> None:
     """Writes the JSON crash-safely (temporary file, fsync, rename)."""
-    from ..runtime.safe_save import atomic_write_text
+    from ..engine.fileio.atomic import atomic_write_text
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     atomic_write_text(path, json.dumps(state, indent=1, sort_keys=True))
 
@@ -403,7 +403,7 @@ def plot_frontier(state: Dict[str, Any], path: str) -> None:
 
 
 def _write_section(path: str, name: str, body: str) -> None:
-    from ..runtime.safe_save import atomic_write_text
+    from ..engine.fileio.atomic import atomic_write_text
     begin, end = f'<!-- BEGIN frontier:{name} -->', f'<!-- END frontier:{name} -->'
     text = open(path).read() if osp.exists(path) else ''
     block = f'{begin}\n{body}\n{end}'
