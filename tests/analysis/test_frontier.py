@@ -7,8 +7,15 @@ import os.path as osp
 import pytest
 
 import repl_mm  # noqa: F401
-from repl_mm.analysis.frontier import (choose_equal_cost, depth_of, load_state, plan_frontier,
-                                       point_options, removal_candidates, run_frontier)
+from repl_mm.analysis.frontier import (
+    choose_equal_cost,
+    depth_of,
+    load_state,
+    plan_frontier,
+    point_options,
+    removal_candidates,
+    run_frontier,
+)
 from repl_mm.analysis.stats import mean_std, welch_t
 from repl_mm.core.plan import validate_plan
 

@@ -2,7 +2,6 @@
 mmpretrain's FashionMNIST reading what it writes, and the three evidence configs (issue 25).
 
 Every file here is generated in the real idx format (no need for Debian's package)."""
-import gzip
 import os
 import os.path as osp
 import subprocess
@@ -13,8 +12,14 @@ import pytest
 from mmengine.config import Config
 
 import repl_mm  # noqa: F401
-from repl_mm.datasets.fashion_mnist import (FILES, IdxFileError, check_pair, prepare,
-                                            read_idx_header, write_idx)
+from repl_mm.datasets.fashion_mnist import (
+    FILES,
+    IdxFileError,
+    check_pair,
+    prepare,
+    read_idx_header,
+    write_idx,
+)
 from repl_mm.testing.configs import MISSING, config_diff
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
