@@ -362,7 +362,8 @@ def format_section(state: Dict[str, Any], command: str, plot: Optional[str]) -> 
         lines.append(
             f'| {frac or "E2E"} | {r["method"]} | {r["removed"]} | {r["depth"]} | '
             f'{c.get("params", 0):,} ({c.get("params_ratio", 1):.3f}) | '
-            f'{c.get("activation_bytes", 0) / 2**20:.1f} MiB ({c.get("activation_bytes_ratio", 1):.3f}) | '
+            f'{c.get("activation_bytes", 0) / 2**20:.1f} MiB '
+            f'({c.get("activation_bytes_ratio", 1):.3f}) | '
             f'{c.get("step_time_s", 0) * 1e3:.0f} ms ({c.get("step_time_s_ratio", 1):.3f}) | '
             f'{acc} | {r["n"]} | {", ".join(f"{v:.2f}" for v in r["values"])} | {wt} |')
     out = lines + ['', f'Command: `{command}`', '',
