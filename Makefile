@@ -36,5 +36,5 @@ cuda-smoke: install
 # Offline kit for a GPU machine with torch (CUDA 13), Python 3.12, numpy 2 and nvcc but no
 # registry: the wheels it lacks and the mmcv source, at most 64 MiB, in .whl/gpu-kit
 # (`tools/gpu_check.sh --offline .whl/gpu-kit` installs from it).
-gpu-kit:
-	bash tools/gpu_kit.sh .whl/gpu-kit
+gpu-kit: install
+	$(PY) repl_mm/cli/gpu_kit.py .whl/gpu-kit

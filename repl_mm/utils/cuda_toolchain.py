@@ -102,9 +102,20 @@ def nvcc_sm_list(nvcc: str, run: Runner = subprocess.run) -> List[str]:
     return re.findall(r'\bsm_\d+[af]?\b', out) if rc == 0 else []
 
 
+def visible_gpu_archs(run: Runner = subprocess.run) -> str:
+    """``'9.0'``: the compute capabilities ``nvidia-smi`` lists (``''`` without a GPU)."""
+    exe = shutil.which('nvidia-smi')
+    if exe is None:
+        return ''
+    rc, out = _run([exe, '--query-gpu=compute_cap', '--format=csv,noheader'], run)
+    caps = sorted(set(re.findall(r'^\s*(\d+\.\d+)\s*$', out, re.M))) if rc == 0 else []
+    return ';'.join(caps)
+
+
 def parse_arch_list(value: Optional[str]) -> List[str]:
     """The entries of a ``TORCH_CUDA_ARCH_LIST`` (``'8.0;9.0'``, ``'8.0 9.0+PTX'``,
-    ``'9.0a'``); the default ``'8.0;9.0'`` when empty.
+    ``'9.0a'``); the default ``'8.0;9.0'`` when empty (:func:`make_plan` first takes the
+    visible GPUs' capabilities).
 
     Raises:
         ToolchainError: an entry that is not ``MAJOR.MINOR`` (optionally ``a``/``f`` and
@@ -378,7 +389,7 @@ def make_plan(route: Optional[str], env: Dict[str, str], sp: str, torch_version:
         raise ToolchainError(f"CUDA_FROM={route!r}: allowed values are 'system' (the nvcc on "
                              "$CUDA_HOME/PATH), 'pip' (compiler wheels matching torch) or unset "
                              '(system when its CUDA major is torch\'s, else pip)')
-    entries = parse_arch_list(env.get('TORCH_CUDA_ARCH_LIST'))
+    entries = parse_arch_list(env.get('TORCH_CUDA_ARCH_LIST') or visible_gpu_archs(run))
     if tcuda is None:
         raise ToolchainError(f'torch {torch_version} is a CPU-only build (torch.version.cuda '
                              'is None): install a CUDA build of torch (the PyPI torch on Linux '
