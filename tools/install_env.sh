@@ -65,7 +65,7 @@ elif "$VENV/bin/python" "$ENVCHECK" torch-reinstall "$TORCH_INDEX_URL"; then
   "${PIP[@]}" -q --force-reinstall --index-url "$TORCH_INDEX_URL" "${TORCH_PKGS[@]}"
 fi
 # The CUDA compiler wheels of torch's CUDA release (cuda-toolkit[nvcc,cccl] at torch's own
-# cuda-toolkit version, about 80 MB to download): tests/utils/test_cuda_toolchain.py compiles
+# cuda-toolkit version: 98 MiB to download, ~210 MB unpacked): tests/utils/test_cuda_toolchain.py compiles
 # a tiny CUDA extension with them in CI, so the GPU build path cannot rot without a GPU.
 # REPL_MM_NVCC_WHEELS=0 skips them (the test then skips, saying why).
 if [[ "${REPL_MM_NVCC_WHEELS:-1}" == 1 ]]; then
