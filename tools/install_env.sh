@@ -14,11 +14,13 @@
 #   --no-build-isolation after setuptools<81 (its setup.py imports pkg_resources) and
 #   torch are in place. Its ops mode (repl_mm/envcheck.py, run by path: no torch needed):
 #   - no NVIDIA GPU (no nvidia-smi) or FORCE_CUDA=0: CPU ops, as before;
-#   - a GPU (nvidia-smi lists one) or FORCE_CUDA=1: CUDA ops. Checked first: torch sees the
-#     GPU, nvcc exists and its CUDA major is torch.version.cuda's; built with FORCE_CUDA=1,
-#     TORCH_CUDA_ARCH_LIST of the visible GPUs (or yours), MAX_JOBS; a CPU-only or mismatched
-#     mmcv is rebuilt; verified with mmcv.ops.get_compiling_cuda_version() and a GPU nms.
-#     Any mismatch stops the script with the problem and the two ways out.
+#   - a GPU (nvidia-smi lists one) or FORCE_CUDA=1 (`make cuda-build`): CUDA ops. Checked
+#     first: torch sees the GPU; then repl_mm/utils/cuda_toolchain.py (docs/gpu.md) picks the
+#     compiler (CUDA_FROM=system|pip; a system nvcc of another CUDA major is refused with the
+#     two fixes), builds for TORCH_CUDA_ARCH_LIST (the visible GPUs', yours, else 8.0;9.0)
+#     with MAX_JOBS, keeps the wheel in .whl/mmcv-cuda/ for the next install, and verifies it
+#     (mmcv.ops, get_compiling_cuda_version() == torch.version.cuda, cuobjdump cubins per
+#     arch, nms GPU vs CPU with a GPU). A CPU-only or mismatched mmcv is rebuilt.
 #   The stamp includes the mode, so a .venv made without CUDA ops is revisited on a GPU.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
