@@ -707,14 +707,15 @@ def build_mmcv(plan: Plan, wheel_root: str, env: Dict[str, str], sdist: Optional
               'arch)', flush=True)
         t0 = time.time()
         rc, text = _pip(['wheel', '--isolated', '--disable-pip-version-check', '--no-deps',
-                         '--no-build-isolation', '--no-cache-dir', '-v', '-w', folder,
+                         '--no-build-isolation', '--no-cache-dir', '--no-binary', 'mmcv',
+                         '-v', '-w', folder,
                          sdist or f'mmcv=={MMCV_VERSION}'], env=build_env, log=log)
         seconds = round(time.time() - t0)
         if rc != 0:
             raise ToolchainError(f'the mmcv build failed (exit {rc}) after {seconds} s; the '
                                  f'last lines of {log}:\n' + '\n'.join(text.splitlines()[-25:]))
         wheels = sorted(n for n in os.listdir(folder) if n.endswith('.whl'))
-        steps = re.findall(r'^\[(\d+)/(\d+)\]', text, re.M)
+        steps = re.findall(r'^\s*\[(\d+)/(\d+)\]', text, re.M)
         record = dict(seconds=seconds, ninja_steps=int(steps[-1][1]) if steps else None,
                       warnings=count_warnings(text), max_jobs=build_env['MAX_JOBS'],
                       machine=machine_line(), built_utc=time.strftime('%Y-%m-%dT%H:%MZ',
