@@ -190,3 +190,43 @@ def test_smoke_extension_compiles_with_the_pip_toolchain_and_has_every_arch(tmp_
     assert out['cubins'] == {'sm_80': 1, 'sm_90': 1}
     assert out['missing'] == []
     assert out['run'] in ('imported (no GPU to run it)',) or out['run'].startswith('ran on')
+
+
+def test_build_keeps_the_wheel_and_reuses_it(tmp_path, monkeypatch):
+    """build_mmcv: the first call builds with the plan's toolchain into a folder named by
+    torch/CUDA/nvcc/archs/Python and records it; the second reuses the wheel (no build)."""
+    calls = []
+
+    def fake_pip(args, env=None, log=None):
+        calls.append((list(args), dict(env or {})))
+        if args[0] == 'wheel':
+            folder = args[args.index('-w') + 1]
+            Path(folder, 'mmcv-2.1.0-cp311-cp311-linux_x86_64.whl').write_text('')
+            text = '  [1/136] c++ a.cpp\n  [136/136] nvcc b.cu\nx.h:1: warning: unused\n'
+            Path(log).write_text(text)
+            return 0, text
+        return 0, ''
+    monkeypatch.setattr(ct, '_pip', fake_pip)
+    monkeypatch.setattr(ct, 'torch_cuda', lambda: ('2.13.0+cu130', '13.0'))
+    monkeypatch.setattr(ct, 'verify_mmcv', lambda entries, home: dict(
+        mmcv='2.1.0', compiled_cuda='13.0', cubins={'sm_80': 58, 'sm_90': 58}, problems=[]))
+    plan = ct.Plan('pip', '/h/bin/nvcc', '13.0', '/h', ['8.0', '9.0'],
+                   {'CUDA_HOME': '/h', 'TORCH_CUDA_ARCH_LIST': '8.0;9.0'}, 'CUDA_FROM=pip')
+    monkeypatch.setattr(ct, 'nvcc_release_line', lambda nvcc: 'release 13.0, V13.0.88')
+    rec = ct.build_mmcv(plan, str(tmp_path), {'PATH': '/usr/bin', 'MAX_JOBS': '2'})
+    (wheel_call, wheel_env), (install_call, _) = calls
+    assert wheel_call[0] == 'wheel' and '--no-build-isolation' in wheel_call
+    assert wheel_call[-1] == 'mmcv==2.1.0' and '--no-binary' in wheel_call
+    assert wheel_env['FORCE_CUDA'] == '1' and wheel_env['CUDA_HOME'] == '/h'
+    assert wheel_env['TORCH_CUDA_ARCH_LIST'] == '8.0;9.0' and wheel_env['MAX_JOBS'] == '2'
+    assert install_call[:1] == ['install'] and '--force-reinstall' in install_call
+    key = 'mmcv-2.1.0-torch2.13.0_cu130-cu13.0-nvcc13.0-sm80-90-py%d%d' % sys.version_info[:2]
+    assert rec['wheel'].startswith(str(tmp_path / key))
+    assert rec['ninja_steps'] == 136 and rec['reused'] is False and rec['warnings'] == {
+        'unused': 1}
+    saved = json.loads((tmp_path / key / 'record.json').read_text())
+    assert saved['cubins'] == {'sm_80': 58, 'sm_90': 58}
+    calls.clear()
+    rec = ct.build_mmcv(plan, str(tmp_path), {})
+    assert [c[0][0] for c in calls] == ['install'] and rec['reused'] is True
+    assert rec['seconds'] == saved['seconds']  # the build's own record is kept
