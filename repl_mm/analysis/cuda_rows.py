@@ -188,10 +188,12 @@ def environment(device) -> Dict[str, Any]:
 
 
 def run_rows(keys: Optional[Sequence[str]], device, reps: int, warmup: int,
-             batch: Optional[int] = None, log: Callable[[str], None] = print
+             batch: Optional[int] = None, log: Callable[[str], None] = print,
+             on_row: Optional[Callable[[List[Dict[str, Any]]], None]] = None
              ) -> List[Dict[str, Any]]:
     """:func:`measure_row` for the rows ``keys`` (all when None); a row that fails is kept
-    with its error."""
+    with its error; ``on_row`` gets the rows so far after each one (to write them at once, so
+    that a run killed later keeps what it measured)."""
     wanted = [r for r in ROWS if keys is None or r['key'] in keys]
     unknown = set(keys or ()) - {r['key'] for r in ROWS}
     if unknown:
@@ -208,6 +210,8 @@ def run_rows(keys: Optional[Sequence[str]], device, reps: int, warmup: int,
         log(f'benchmark_cuda: {row["key"]}: {res.get("error") or "done"} '
             f'({res["seconds"]} s)')
         out.append(res)
+        if on_row is not None:
+            on_row(out)
     return out
 
 

@@ -36,13 +36,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'ERROR: --device {args.device}: torch {torch.__version__} sees no GPU; run on a '
               'GPU machine (tools/gpu_check.sh) or pass --device cpu', file=sys.stderr)
         return 2
-    rows = run_rows(args.rows, args.device, args.reps, args.warmup, args.batch)
     env = dict(environment(args.device), utc=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))
     cmd = 'python tools/analysis_tools/benchmark_cuda.py ' + ' '.join(
         sys.argv[1:] if argv is None else argv)
-    atomic_write_text(args.out, format_markdown(rows, env, cmd))
-    if args.json:
-        atomic_write_text(args.json, json.dumps(dict(environment=env, rows=rows), indent=1,
-                                                default=str))
+
+    def write(rows):  # after every row: a run killed later keeps what it measured
+        atomic_write_text(args.out, format_markdown(rows, env, cmd))
+        if args.json:
+            atomic_write_text(args.json, json.dumps(dict(environment=env, rows=rows),
+                                                    indent=1, default=str))
+    rows = run_rows(args.rows, args.device, args.reps, args.warmup, args.batch, on_row=write)
     print(f'benchmark_cuda: wrote {args.out}')
     return 1 if any('error' in r for r in rows) else 0

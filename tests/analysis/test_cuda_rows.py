@@ -58,3 +58,13 @@ def test_a_row_measures_for_real_on_cpu():
     out = cuda_rows.measure_model(spec, 2, 'cpu', reps=2, warmup=1)
     assert out['step_ms'] > 0 and 'peak_bytes' not in out  # no CUDA: no peak memory
     assert cuda_rows.step_times(lambda: None, 3, 0, 'cpu').__len__() == 3
+
+
+def test_rows_are_handed_over_one_by_one(monkeypatch):
+    monkeypatch.setattr(cuda_rows, 'measure_row', lambda row, *a: dict(key=row['key']))
+    seen = []
+    cuda_rows.run_rows(['resnet110-cifar10', 'vit-s16-imagenet'], 'cpu', 1, 0,
+                       log=lambda m: None, on_row=lambda rows: seen.append(len(rows)))
+    assert seen == [1, 2]
+    with pytest.raises(ValueError, match='unknown'):
+        cuda_rows.run_rows(['resnet-9000'], 'cpu', 1, 0)
