@@ -14,17 +14,19 @@
 #   --no-build-isolation after setuptools<81 (its setup.py imports pkg_resources) and
 #   torch are in place. Its ops mode (repl_mm/envcheck.py, run by path: no torch needed):
 #   - no NVIDIA GPU (no nvidia-smi) or FORCE_CUDA=0: CPU ops, as before;
-#   - a GPU (nvidia-smi lists one) or FORCE_CUDA=1: CUDA ops. Checked first: torch sees the
-#     GPU, nvcc exists and its CUDA major is torch.version.cuda's; built with FORCE_CUDA=1,
-#     TORCH_CUDA_ARCH_LIST of the visible GPUs (or yours), MAX_JOBS; a CPU-only or mismatched
-#     mmcv is rebuilt; verified with mmcv.ops.get_compiling_cuda_version() and a GPU nms.
-#     Any mismatch stops the script with the problem and the two ways out.
+#   - a GPU (nvidia-smi lists one) or FORCE_CUDA=1 (`make cuda-build`): CUDA ops. Checked
+#     first: torch sees the GPU; then repl_mm/utils/cuda_toolchain.py (docs/gpu.md) picks the
+#     compiler (CUDA_FROM=system|pip; a system nvcc of another CUDA major is refused with the
+#     two fixes), builds for TORCH_CUDA_ARCH_LIST (the visible GPUs', yours, else 8.0;9.0)
+#     with MAX_JOBS, keeps the wheel in .whl/mmcv-cuda/ for the next install, and verifies it
+#     (mmcv.ops, get_compiling_cuda_version() == torch.version.cuda, cuobjdump cubins per
+#     arch, nms GPU vs CPU with a GPU). A CPU-only or mismatched mmcv is rebuilt.
 #   The stamp includes the mode, so a .venv made without CUDA ops is revisited on a GPU.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 PY="${PYTHON:-python3}"
-VENV="$root/.venv"
+VENV="${VENV:-$root/.venv}"  # VENV=/path/to/env: another environment (make cuda-build VENV=...)
 PIP=("$VENV/bin/python" -m pip install --isolated --disable-pip-version-check --progress-bar off)
 ENVCHECK="$root/repl_mm/envcheck.py"
 
@@ -44,7 +46,8 @@ OPS_MODE="$("$PY" "$ENVCHECK" mode)"
 
 stamp_src="$(printf '%s\n' "${TORCH_PKGS[@]}" "${BUILD_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG" \
              "${TOOLBOX_PKGS[@]}" "OPS_MODE=$OPS_MODE" "TORCH_INDEX_URL=${TORCH_INDEX_URL:-}" \
-             "TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-}"; cat "$root/setup.py" "$root"/requirements/*.txt)"
+             "TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-}" "CUDA_FROM=${CUDA_FROM:-}" \
+             "REPL_MM_NVCC_WHEELS=${REPL_MM_NVCC_WHEELS:-1}"; cat "$root/setup.py" "$root"/requirements/*.txt)"
 stamp="$(printf '%s' "$stamp_src" | sha256sum | cut -c1-16)"
 if [[ -f "$VENV/.repl_mm_stamp" && "$(cat "$VENV/.repl_mm_stamp")" == "$stamp" ]] \
    && "$VENV/bin/python" -c "import repl_mm, mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null \
@@ -63,6 +66,14 @@ elif "$VENV/bin/python" "$ENVCHECK" torch-reinstall "$TORCH_INDEX_URL"; then
   echo "install: torch and torchvision from $TORCH_INDEX_URL"
   "${PIP[@]}" -q --force-reinstall --index-url "$TORCH_INDEX_URL" "${TORCH_PKGS[@]}"
 fi
+# The CUDA compiler wheels of torch's CUDA release (cuda-toolkit[nvcc,cccl] at torch's own
+# cuda-toolkit version: 98 MiB to download, ~210 MB unpacked): tests/utils/test_cuda_toolchain.py compiles
+# a tiny CUDA extension with them in CI, so the GPU build path cannot rot without a GPU.
+# REPL_MM_NVCC_WHEELS=0 skips them (the test then skips, saying why).
+if [[ "${REPL_MM_NVCC_WHEELS:-1}" == 1 ]]; then
+  mapfile -t NVCC_SPECS < <("$VENV/bin/python" "$root/repl_mm/utils/cuda_toolchain.py" specs 2>/dev/null || true)
+  [[ ${#NVCC_SPECS[@]} -eq 0 ]] || "${PIP[@]}" -q "${NVCC_SPECS[@]}"
+fi
 "${PIP[@]}" -q "${MM_PKGS[@]}"
 if [[ "$OPS_MODE" == cpu ]]; then
   if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null; then
@@ -70,18 +81,18 @@ if [[ "$OPS_MODE" == cpu ]]; then
     MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 "${PIP[@]}" -q --no-build-isolation "$MMCV_PKG"
   fi
 else
-  # `plan` stops with the problem and the ways out: torch sees no GPU, no nvcc, nvcc/torch
-  # CUDA majors differ (nvcc only matters when mmcv is to be built)
+  # `plan --no-build` stops with the problem and the ways out (torch sees no GPU although
+  # nvidia-smi lists one); the compiler is chosen by repl_mm/utils/cuda_toolchain.py:
+  # CUDA_FROM=system (nvcc on $CUDA_HOME/PATH, its CUDA major must be torch's) or pip (the
+  # nvcc wheels of torch's CUDA release, assembled into $VENV/cuda_home), unset: system when
+  # it matches, else pip. The built wheel is kept in .whl/mmcv-cuda/<torch-cuda-nvcc-archs>/
+  # and reused by the next install; TORCH_CUDA_ARCH_LIST default: the visible GPUs', else 8.0;9.0.
+  "$VENV/bin/python" "$ENVCHECK" plan --no-build >/dev/null
   if reason="$("$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda)"; then
-    ARCH_LIST="$("$VENV/bin/python" "$ENVCHECK" plan)"
-    echo "install: building $MMCV_PKG with CUDA ops for TORCH_CUDA_ARCH_LIST='$ARCH_LIST' ($reason)"
-    # no GPU visible to ask (FORCE_CUDA=1 on a build host): torch's default architectures
-    [[ -z "$ARCH_LIST" ]] || export TORCH_CUDA_ARCH_LIST="$ARCH_LIST"
-    FORCE_CUDA=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
-      "${PIP[@]}" -q --no-build-isolation --no-cache-dir --force-reinstall \
-      --no-deps "$MMCV_PKG"
-  else
-    "$VENV/bin/python" "$ENVCHECK" plan --no-build >/dev/null
+    ARCH_LIST="$("$VENV/bin/python" "$ENVCHECK" plan --no-build)"
+    [[ -z "$ARCH_LIST" || -n "${TORCH_CUDA_ARCH_LIST:-}" ]] || export TORCH_CUDA_ARCH_LIST="$ARCH_LIST"
+    echo "install: building $MMCV_PKG with CUDA ops ($reason)"
+    MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$VENV/bin/python" "$root/repl_mm/utils/cuda_toolchain.py" build
   fi
 fi
 "${PIP[@]}" -q "${TOOLBOX_PKGS[@]}" "${TORCH_PKGS[@]}" "${MM_PKGS[@]}" "$MMCV_PKG"

@@ -24,6 +24,20 @@ if 'mmcv==2.1.0' in args and '--no-build-isolation' in args:
         json.dump(dict(version='2.1.0', cuda='13.0' if os.environ.get('FORCE_CUDA') == '1'
                        else 'not available'), f)
 '''
+#: stands in for repl_mm/utils/cuda_toolchain.py (tested in tests/utils/test_cuda_toolchain.py):
+#: logs its call like FAKE_PIP; `build` "builds" mmcv with CUDA ops, `specs` names the wheels
+FAKE_TOOLCHAIN = '''import json, os, sys
+args = sys.argv[1:]
+with open(os.environ['FAKE_LOG'], 'a') as f:
+    f.write(json.dumps(dict(args=['cuda_toolchain', *args], FORCE_CUDA=os.environ.get('FORCE_CUDA'),
+                            ARCH=os.environ.get('TORCH_CUDA_ARCH_LIST'),
+                            CUDA_FROM=os.environ.get('CUDA_FROM'))) + '\\n')
+if args == ['specs']:
+    print('cuda-toolkit[nvcc,cccl]==13.0.3.0')
+if args == ['build']:
+    with open(os.environ['FAKE_STATE'], 'w') as f:
+        json.dump(dict(version='2.1.0', cuda='13.0'), f)
+'''
 STUBS = {
     'torch/__init__.py': '''import os
 __version__ = os.environ.get('FAKE_TORCH_VERSION', '2.13.0+cu130')
@@ -66,7 +80,8 @@ STUBS['torch-2.13.0+cu130.dist-info/METADATA'] = ('Metadata-Version: 2.1\nName: 
 def fake_repo(tmp_path):
     """A copy of the files install_env.sh reads, with a fake .venv; returns (root, env)."""
     root = tmp_path / 'repo'
-    for rel in ('tools/install_env.sh', 'repl_mm/envcheck.py', 'setup.py'):
+    for rel in ('tools/install_env.sh', 'repl_mm/envcheck.py', 'setup.py',
+                'repl_mm/utils/cuda_toolchain.py'):
         os.makedirs(root / osp.dirname(rel), exist_ok=True)
         shutil.copy(osp.join(ROOT, rel), root / rel)
     shutil.copytree(osp.join(ROOT, 'requirements'), root / 'requirements')
@@ -75,9 +90,12 @@ def fake_repo(tmp_path):
         os.makedirs(stubs / osp.dirname(rel), exist_ok=True)
         (stubs / rel).write_text(text)
     (tmp_path / 'fake_pip.py').write_text(FAKE_PIP)
+    (tmp_path / 'fake_toolchain.py').write_text(FAKE_TOOLCHAIN)
     write_exe(root / '.venv' / 'bin', 'python', f'''if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then
   shift 2; exec "{sys.executable}" "{tmp_path / 'fake_pip.py'}" "$@"
 fi
+case "$1" in *cuda_toolchain.py)
+  shift; exec "{sys.executable}" "{tmp_path / 'fake_toolchain.py'}" "$@";; esac
 PYTHONPATH="{stubs}" exec "{sys.executable}" "$@"''')
     bin_dir = tmp_path / 'bin'
     bin_dir.mkdir()
@@ -106,7 +124,9 @@ def run_install(root, env):
 
 
 def builds(log):
-    return [e for e in log if 'mmcv==2.1.0' in e['args'] and '--no-build-isolation' in e['args']]
+    """The mmcv builds: pip's (CPU ops) and cuda_toolchain.py's (CUDA ops)."""
+    return [e for e in log if ('mmcv==2.1.0' in e['args'] and '--no-build-isolation' in e['args'])
+            or e['args'][:2] == ['cuda_toolchain', 'build']]
 
 
 def cuda_ready(env, bin_dir, nvcc='13.0'):
@@ -121,10 +141,12 @@ def test_gpu_machine_rebuilds_cpu_only_mmcv_with_cuda_ops(fake_repo):
     proc, log = run_install(root, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (build, ) = builds(log)
-    assert build['FORCE_CUDA'] == '1' and build['ARCH'] == '8.0;9.0'
-    assert {'--force-reinstall', '--no-cache-dir', '--no-deps'} <= set(build['args'])
-    assert ("install: building mmcv==2.1.0 with CUDA ops for TORCH_CUDA_ARCH_LIST='8.0;9.0' "
-            '(the installed mmcv has CPU-only ops (compiled without CUDA))') in proc.stdout
+    # the toolchain (system / pip nvcc, wheel kept and reused, cuobjdump) builds for the GPUs
+    assert build['args'] == ['cuda_toolchain', 'build'] and build['ARCH'] == '8.0;9.0'
+    assert ('install: building mmcv==2.1.0 with CUDA ops (the installed mmcv has CPU-only ops '
+            '(compiled without CUDA))') in proc.stdout
+    # the nvcc wheels of torch's CUDA release are installed for the CI smoke test
+    assert any(e['args'][-1] == 'cuda-toolkit[nvcc,cccl]==13.0.3.0' for e in log)
     assert proc.stdout.strip().endswith('install: mmcv 2.1.0 ops compiled with CUDA: 13.0')
     toolbox = [e for e in log if 'mmdet==3.3.0' in e['args']]
     assert toolbox and {'seaborn', 'pandas'} <= set(toolbox[0]['args'])
@@ -160,17 +182,15 @@ def test_cpu_machine_keeps_todays_path(fake_repo):
 
 @pytest.mark.parametrize('case,expected', [
     ('invisible', 'sees no GPU although nvidia-smi lists NVIDIA A100-SXM4-40GB, NVIDIA H100'),
-    ('no_nvcc', 'nvcc (the CUDA compiler) was not found'),
-    ('nvcc_mismatch', 'is CUDA 12.4 but torch 2.13.0+cu130 is built for CUDA 13.0'),
+    # no nvcc / an nvcc of another major: cuda_toolchain.py picks the pip wheels, or refuses
+    # with CUDA_FROM=system (tests/utils/test_cuda_toolchain.py)
     ('cpu_torch', 'the installed torch 2.13.0+cpu is a CPU-only build'),
 ])
 def test_gpu_machine_mismatch_stops_before_building(fake_repo, case, expected):
     root, env, bin_dir = fake_repo
-    cuda_ready(env, bin_dir, nvcc='12.4' if case == 'nvcc_mismatch' else '13.0')
+    cuda_ready(env, bin_dir)
     if case == 'invisible':
         env['FAKE_CUDA_AVAILABLE'] = '0'
-    elif case == 'no_nvcc':
-        env['CUDA_HOME'] = str(bin_dir.parent / 'nowhere')
     elif case == 'cpu_torch':
         env.update(FAKE_TORCH_VERSION='2.13.0+cpu', FAKE_TORCH_CUDA='', FAKE_CUDA_AVAILABLE='0')
     proc, log = run_install(root, env)
@@ -211,20 +231,18 @@ def test_torch_index_url(fake_repo):
 
 
 def test_force_cuda_on_a_build_host_without_gpu(fake_repo):
-    """FORCE_CUDA=1 without a GPU: CUDA ops for torch's default architectures (no
-    TORCH_CUDA_ARCH_LIST exported), nvcc still checked."""
+    """FORCE_CUDA=1 without a GPU (`make cuda-build` here): CUDA ops built by the toolchain
+    with its default architectures (no TORCH_CUDA_ARCH_LIST exported), CUDA_FROM passed
+    through; no nvcc needed by the script itself (the pip route brings one)."""
     root, env, bin_dir = fake_repo
-    env['CUDA_HOME'] = str(bin_dir.parent / 'cuda')
-    fake_nvcc(bin_dir.parent / 'cuda' / 'bin', '13.0')
-    env.update(FORCE_CUDA='1', FAKE_CUDA_AVAILABLE='0', FAKE_CAPS='')
+    env['CUDA_HOME'] = str(bin_dir.parent / 'nowhere')
+    env.update(FORCE_CUDA='1', FAKE_CUDA_AVAILABLE='0', FAKE_CAPS='', CUDA_FROM='pip')
     proc, log = run_install(root, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (build, ) = builds(log)
-    assert build['FORCE_CUDA'] == '1' and build['ARCH'] is None
-    env['CUDA_HOME'] = str(bin_dir.parent / 'nowhere')
-    set_mmcv(env, '2.1.0', 'not available')  # to be rebuilt: needs nvcc
-    proc, log = run_install(root, env)
-    assert proc.returncode == 2 and 'nvcc (the CUDA compiler) was not found' in proc.stderr
+    assert build['args'] == ['cuda_toolchain', 'build'] and build['ARCH'] is None
+    assert build['CUDA_FROM'] == 'pip'
+    assert proc.stdout.strip().endswith('install: mmcv 2.1.0 ops compiled with CUDA: 13.0')
 
 
 def test_cuda_mmcv_already_built(fake_repo):

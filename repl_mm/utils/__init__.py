@@ -1,0 +1,1 @@
+"""Generic helpers, one job per module (issue 22 layout)."""
