@@ -166,12 +166,19 @@ def test_issue_snippet_zero_init_residual_resnet50(scope):
     assert float(m.layer3[3].norm.weight.abs().max()) == 0.0  # the computing layer too
 
 
-@pytest.mark.parametrize('scope', list(SCOPES))
-@pytest.mark.parametrize('family', list(FAMILIES))
-@pytest.mark.parametrize('depth,plan', [(34, dict(interval=2)), (34, dict(interval=4)),
-                                        (50, dict(interval=4)),
-                                        (34, dict(replace_blocks=PLANS[34])),
-                                        (50, dict(replace_blocks=PLANS[50]))])
+def _zero_init_cases():
+    """ResNetRepL at every interval that removes blocks and both explicit plans; V1c, V1d
+    (their stems only differ) at the Bottleneck and the BasicBlock plan."""
+    plans = [(34, dict(interval=2)), (34, dict(interval=4)), (50, dict(interval=4)),
+             (34, dict(replace_blocks=PLANS[34])), (50, dict(replace_blocks=PLANS[50]))]
+    for scope in SCOPES:
+        for family in FAMILIES:
+            for depth, plan in plans if family == 'ResNetRepL' else plans[3:]:
+                yield pytest.param(scope, family, depth, plan,
+                                   id=f'{scope}-{family}-r{depth}-{sorted(plan)[0]}')
+
+
+@pytest.mark.parametrize('scope,family,depth,plan', list(_zero_init_cases()))
 @pytest.mark.parametrize('zero', [True, False])
 def test_zero_init_residual(scope, family, depth, plan, zero):
     """Every family, BasicBlock and Bottleneck, every interval that removes blocks and explicit
@@ -234,19 +241,21 @@ def _pretrained(tmp_path, scope, cfg, prefix):
 #: name -> (arguments, toolboxes, depths). ``PRETRAINED`` is replaced by a checkpoint path.
 RESNET_CASES = {
     'init_cfg=Kaiming': (dict(init_cfg=dict(type='Kaiming', layer='Conv2d', mode='fan_in')),
-                         None, (34, 50)),
+                         None, (50,)),
     'init_cfg=Constant': (dict(init_cfg=[dict(type='Constant', val=0.5, layer='Conv2d'),
                                          dict(type='Constant', val=2.0, layer='_BatchNorm')]),
-                          None, (34, 50)),
+                          None, (34,)),
     'init_cfg=Pretrained+prefix': (dict(init_cfg=dict(type='Pretrained', checkpoint='PRETRAINED',
                                                       prefix='backbone.')), None, (50,)),
     'pretrained': (dict(pretrained='PRETRAINED'), None, (50,)),
-    **{f'frozen_stages={k}': (dict(frozen_stages=k), None, (34, 50)) for k in range(-1, 5)},
-    'norm_eval': (dict(norm_eval=True), None, (34, 50)),
+    # ResNet-34's plan has computing layers in every stage: every value reaches them
+    **{f'frozen_stages={k}': (dict(frozen_stages=k), None, (34,)) for k in range(-1, 5)},
+    'frozen_stages=2 (Bottleneck)': (dict(frozen_stages=2), None, (50,)),
+    'norm_eval': (dict(norm_eval=True), None, (50,)),
     'norm_eval+frozen_stages=2': (dict(norm_eval=True, frozen_stages=2), None, (34,)),
     'norm_cfg=BN(requires_grad=False)': (dict(norm_cfg=dict(type='BN', requires_grad=False)),
                                          None, (50,)),
-    'norm_cfg=SyncBN': (dict(norm_cfg=dict(type='SyncBN')), None, (34, 50)),
+    'norm_cfg=SyncBN': (dict(norm_cfg=dict(type='SyncBN')), None, (50,)),
     'norm_cfg=GN': (dict(norm_cfg=dict(type='GN', num_groups=4)), None, (34, 50)),
     'with_cp': (dict(with_cp=True), None, (34, 50)),
     'dcn': (dict(dcn=dict(type='DCN', deform_groups=1, fallback_on_stride=False),
@@ -255,16 +264,16 @@ RESNET_CASES = {
                                              stages=(True, False, False, True),
                                              position=pos)]), ('mmdet',), (50,))
        for pos in ('after_conv1', 'after_conv2', 'after_conv3')},
-    'style=caffe': (dict(style='caffe'), None, (34, 50)),
+    'style=caffe': (dict(style='caffe'), None, (50,)),  # the stride's conv: Bottleneck
     'deep_stem': (dict(deep_stem=True), None, (50,)),
     'avg_down': (dict(avg_down=True), None, (50,)),
-    'strides+dilations': (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)), None, (34, 50)),
+    'strides+dilations': (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)), None, (50,)),
     'multi_grid': (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), multi_grid=(1, 2, 4)),
                    None, (34,)),
     'contract_dilation': (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
-                               contract_dilation=True), None, (34, 50)),
+                               contract_dilation=True), None, (50,)),
     'out_indices': (dict(out_indices=(1, 3)), None, (34,)),
-    'drop_path_rate': (dict(drop_path_rate=0.2), None, (34, 50)),
+    'drop_path_rate': (dict(drop_path_rate=0.2), None, (50,)),
 }
 
 
