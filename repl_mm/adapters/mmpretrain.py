@@ -29,6 +29,7 @@ class ResNetRepL(RepLResNetMixin, ResNet):
                'of that class (depth, strides, dilations, out_indices, style, deep_stem, '
                'avg_down, frozen_stages, norm_cfg, norm_eval, with_cp, zero_init_residual, '
                'drop_path_rate, init_cfg), plus:\n\n    Args:' + REPL_ARGS_DOC)
+    ZERO_INIT_IN_INIT_WEIGHTS = True  # mmpretrain's ResNet.init_weights zeroes norm2/norm3
 
 
 @MODELS.register_module()

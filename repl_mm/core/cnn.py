@@ -26,7 +26,7 @@ from .synthesis import (
 )
 
 __all__ = ['ConvComputingLayer', 'BasicBlockComputingLayer', 'BottleneckComputingLayer',
-           'fold_batchnorm']
+           'fold_batchnorm', 'zero_norm']
 
 
 def fold_batchnorm(weight: Tensor, norm: nn.Module,
@@ -44,6 +44,26 @@ def fold_batchnorm(weight: Tensor, norm: nn.Module,
     scale = gamma / std
     b = -norm.running_mean if bias is None else bias - norm.running_mean
     return weight * scale.reshape(-1, *([1] * (weight.dim() - 1))), b * scale + beta
+
+
+def zero_norm(norm: nn.Module) -> None:
+    """``Constant(val=0)`` on a norm: weight and bias 0 (mmengine's ``constant_init``)."""
+    with torch.no_grad():
+        for name in ('weight', 'bias'):
+            p = getattr(norm, name, None)
+            if p is not None:
+                p.zero_()
+
+
+def _check_foldable(norm: nn.Module, norm_cfg: Optional[dict]) -> None:
+    """Eq. 32 folds a BatchNorm's running statistics into the conv; a norm without them
+    (GroupNorm, ...) normalises with each sample's statistics and cannot be folded."""
+    if not isinstance(norm, nn.modules.batchnorm._BatchNorm):
+        raise ValueError(
+            f'norm_cfg={norm_cfg!r}: a computing layer with {type(norm).__name__} has no '
+            'deploy form (eq. 32 folds BatchNorm running statistics; this norm uses each '
+            "sample's). Allowed for deploy / switch_to_deploy: norm_cfg type 'BN' or "
+            "'SyncBN'; the training form works with any norm")
 
 
 def _build_norm(norm_cfg: Optional[dict], channels: int) -> nn.Module:
@@ -73,12 +93,15 @@ class ConvComputingLayer(ComputingLayer):
         with_cp (bool): recompute the layer in backward (activation checkpointing).
         deploy (bool): build the static deploy form directly.
         eps (float): epsilon of the kernel normalisation (eq. 9).
+        zero_init_norm (bool): :meth:`init_weights` sets the BN's weight and bias to 0, so the
+            layer starts as the identity -- what the stock backbone's init does to the last
+            norm of the block it replaces (mmdet/mmseg ``zero_init_residual``). Default False.
     """
 
     def __init__(self, channels: int, neighbours: str = 'both', coefficients: str = 'separate',
                  stop_grad: bool = True, norm_cfg: Optional[dict] = None,
                  drop_path: Optional[nn.Module] = None, with_cp: bool = False,
-                 deploy: bool = False, eps: float = 1e-5) -> None:
+                 deploy: bool = False, eps: float = 1e-5, zero_init_norm: bool = False) -> None:
         super().__init__()
         check_repl_options(neighbours, coefficients, stop_grad=stop_grad, with_cp=with_cp,
                            deploy=deploy)
@@ -89,13 +112,24 @@ class ConvComputingLayer(ComputingLayer):
         self.with_cp = with_cp
         self.deploy = deploy
         self.eps = eps
+        self.zero_init_norm = zero_init_norm
         self.drop_path = drop_path if drop_path is not None else nn.Identity()
         self._norm_cfg = norm_cfg
         if deploy:
+            _check_foldable(_build_norm(norm_cfg, channels), norm_cfg)
             self._build_deploy_modules()
         else:
             self.synthesis = SynthesisCoefficients(self._num_groups(), neighbours, coefficients)
             self.norm = _build_norm(norm_cfg, channels)
+
+    def init_weights(self) -> None:
+        """Called by mmengine's ``init_weights`` recursion through the owning
+        :class:`~repl_mm.core.stage.RepLStage`, after the backbone's own ``init_cfg``
+        (Kaiming / Constant) ran, like the replaced block's ``init_cfg``: zeroes the BN's
+        affine parameters when ``zero_init_norm`` (training form only)."""
+        norm = getattr(self, 'norm', None)
+        if self.zero_init_norm and not self.deploy and norm is not None:
+            zero_norm(norm)
 
     # --- to be defined by subclasses -------------------------------------------------------
     def _num_groups(self) -> int:
@@ -171,6 +205,7 @@ class ConvComputingLayer(ComputingLayer):
         """
         if self.deploy:
             return
+        _check_foldable(self.norm, self._norm_cfg)
         op = {k: v.detach().clone() for k, v in self.synthesize(prev, next).items()}
         self._fold_norm(op)
         dtype, device = self.norm.running_mean.dtype, self.norm.running_mean.device

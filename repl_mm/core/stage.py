@@ -9,9 +9,17 @@ The stage runs its blocks through :func:`~repl_mm.core.neighbours.forward_layer`
 each computing layer its two retained neighbours at forward time; the computing layer holds
 no reference to them, so ``state_dict``, ``deepcopy``, DDP and checkpointing see an ordinary
 module tree.
-"""
-from typing import Iterator, Tuple
 
+``RepLStage`` is an mmengine ``Sequential`` (a ``BaseModule``), like the stock stages (mmdet's
+and mmseg's ``ResLayer``), so mmengine's ``init_weights`` recursion still reaches every
+retained block and runs its own ``init_cfg`` and ``init_weights`` as in the stock backbone
+(mmdet/mmseg ``zero_init_residual`` is a ``Constant 0`` ``init_cfg`` on each block's
+``norm2``/``norm3``), and each computing layer's ``init_weights`` (issue 27). A plain
+``nn.Sequential`` has no ``init_weights``, so the recursion stopped at it.
+"""
+from typing import Iterator, Optional, Tuple
+
+from mmengine.model import Sequential
 from torch import Tensor, nn
 
 from .layer import ComputingLayer
@@ -28,15 +36,21 @@ def computing_layers(module: nn.Module) -> Iterator[Tuple[str, ComputingLayer]]:
             yield name, m
 
 
-class RepLStage(nn.Sequential):
-    """An ``nn.Sequential`` of blocks whose forward feeds computing layers their neighbours.
+class RepLStage(Sequential):
+    """An mmengine ``Sequential`` of blocks whose forward feeds computing layers their
+    neighbours.
 
     Execution follows eq. 17: ``x <- f_{r-1}(x); x <- g_r(x; theta_{r-1}, theta_{r+1});
     x <- f_{r+1}(x)``. A computing layer is never first or last (checked at construction).
+
+    Args:
+        *blocks: the blocks (or one ``OrderedDict`` of them, stock child names).
+        init_cfg (dict, optional): the replaced stock stage's ``init_cfg`` (None in every
+            mm ResNet).
     """
 
-    def __init__(self, *blocks: nn.Module) -> None:
-        super().__init__(*blocks)
+    def __init__(self, *blocks: nn.Module, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(*blocks, init_cfg=init_cfg)
         check_layer_positions(list(self))
 
     def forward(self, x: Tensor) -> Tensor:

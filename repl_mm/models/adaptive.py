@@ -44,6 +44,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.model import BaseModule, ModuleDict, Sequential
 from torch import Tensor, nn
 
 from ..core.neighbours import forward_layer
@@ -172,7 +173,7 @@ def select_blocks(scores: Sequence[Dict[int, float]], count: int) -> List[List[i
     return chosen
 
 
-class AdaptiveRepLStage(nn.Module):
+class AdaptiveRepLStage(BaseModule):
     """A residual stage with all its blocks and a computing layer per candidate block.
 
     Children: the blocks under their stock names ``'0'``, ``'1'``, ... and a ``ModuleDict``
@@ -187,11 +188,11 @@ class AdaptiveRepLStage(nn.Module):
 
     def __init__(self, blocks: Sequence[nn.Module], layers: Dict[int, nn.Module],
                  selected: Sequence[int] = ()) -> None:
-        super().__init__()
+        super().__init__()  # a BaseModule: init_weights reaches blocks and layers (issue 27)
         self.num_blocks = len(blocks)
         for i, block in enumerate(blocks):
             self.add_module(str(i), block)
-        self.computing = nn.ModuleDict(OrderedDict((str(i), m) for i, m in layers.items()))
+        self.computing = ModuleDict(OrderedDict((str(i), m) for i, m in layers.items()))
         self.selected: List[int] = []
         self.set_selected(selected)
 
@@ -231,7 +232,7 @@ class AdaptiveRepLStage(nn.Module):
         children = OrderedDict(
             (str(i), self.computing[str(i)] if i in self.selected else b)
             for i, b in enumerate(blocks))
-        return RepLStage(children) if self.selected else nn.Sequential(children)
+        return RepLStage(children) if self.selected else Sequential(children)
 
     def active_layers(self) -> List[nn.Module]:
         """The blocks with the selected ones replaced by their computing layers."""
@@ -319,7 +320,7 @@ class AdaptiveRepLMixin:
     def _attach_adaptive_vit(self, plan: Sequence[int],
                              build: Callable[[int], nn.Module]) -> None:
         """Adds ``adaptive_layers``: a computing layer for every internal ViT block."""
-        self.adaptive_layers = nn.ModuleDict(OrderedDict(
+        self.adaptive_layers = ModuleDict(OrderedDict(
             (str(i), build(i)) for i in range(1, len(self.layers) - 1)))
         self.adaptive_selected: List[int] = list(plan)
         self.adaptive_count = len(plan)

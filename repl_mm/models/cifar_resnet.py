@@ -49,3 +49,4 @@ class CifarResNet(ResNet_CIFAR):
 class CifarResNetRepL(RepLResNetMixin, CifarResNet):
     __doc__ = CifarResNet.__doc__.replace('CIFAR ResNet-(6n+2)', 'RepL CIFAR ResNet-(6n+2)',
                                           1).rstrip() + REPL_RESNET_ARGS
+    ZERO_INIT_IN_INIT_WEIGHTS = True  # mmpretrain's ResNet.init_weights zeroes norm2

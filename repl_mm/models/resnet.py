@@ -13,7 +13,12 @@ from typing import List, Optional, Sequence
 
 from torch import nn
 
-from ..core.cnn import BasicBlockComputingLayer, BottleneckComputingLayer, ConvComputingLayer
+from ..core.cnn import (
+    BasicBlockComputingLayer,
+    BottleneckComputingLayer,
+    ConvComputingLayer,
+    zero_norm,
+)
 from ..core.forms import prepare_backbone_for_state_dict
 from ..core.options import DEFAULT_INTERVAL, REPL_ARGS_DOC, RepLOptions
 from ..core.own import NO_NEIGHBOURS, OwnBasicBlockComputingLayer, OwnBottleneckComputingLayer
@@ -27,7 +32,8 @@ from .stochastic_depth import (
 )
 from .summary import log_removal, trainable_params
 
-__all__ = ['RepLResNetMixin', 'ResNetV1cMixin', 'ResNetV1dMixin', 'REPL_RESNET_ARGS']
+__all__ = ['RepLResNetMixin', 'ResNetV1cMixin', 'ResNetV1dMixin', 'REPL_RESNET_ARGS',
+           'zero_inits_last_norm']
 
 #: The ``Args:`` text of the RepL arguments (one source: :mod:`repl_mm.core.options`).
 REPL_RESNET_ARGS = REPL_ARGS_DOC + ADAPTIVE_ARGS_DOC + STOCHASTIC_DEPTH_ARGS_DOC
@@ -35,7 +41,14 @@ REPL_RESNET_ARGS = REPL_ARGS_DOC + ADAPTIVE_ARGS_DOC + STOCHASTIC_DEPTH_ARGS_DOC
 
 class RepLResNetMixin(AdaptiveRepLMixin):
     """Mixin that applies the removal plan to a stock mm ResNet; put it before the ResNet
-    class in the bases. See ``REPL_RESNET_ARGS`` for the arguments it adds."""
+    class in the bases. See ``REPL_RESNET_ARGS`` for the arguments it adds.
+
+    ``ZERO_INIT_IN_INIT_WEIGHTS``: True where the stock ``ResNet`` applies
+    ``zero_init_residual`` in its ``init_weights`` (mmpretrain) rather than through the
+    blocks' ``init_cfg`` (mmdet, mmseg).
+    """
+
+    ZERO_INIT_IN_INIT_WEIGHTS = False
 
     def __init__(self, *args, interval: Optional[int] = DEFAULT_INTERVAL,
                  replace_blocks: Optional[Sequence[Sequence[int]]] = None,
@@ -90,17 +103,19 @@ class RepLResNetMixin(AdaptiveRepLMixin):
             elif not self.remove_only:
                 children[str(i)] = self._computing_layer(blocks[i - 1], block, blocks[i + 1],
                                                          i, plan_arg)
-        return RepLStage(children)
+        return RepLStage(children, init_cfg=getattr(stage, 'init_cfg', None))
 
     def _computing_layer(self, prev: nn.Module, block: nn.Module, next: nn.Module, index: int,
                          plan_arg: str) -> ConvComputingLayer:
         """Builds the computing layer for removed ``block`` and checks its neighbours."""
         bottleneck = hasattr(block, 'conv3')
+        self._check_block_extras(block, index, plan_arg)
         mid = block.conv2
         common = dict(self.repl_options.layer_kwargs(), norm_cfg=getattr(self, 'norm_cfg', None),
                       drop_path=getattr(block, 'drop_path', None),
                       with_cp=bool(getattr(block, 'with_cp', False)),
-                      padding=_first(mid.padding), dilation=_first(mid.dilation))
+                      padding=_first(mid.padding), dilation=_first(mid.dilation),
+                      zero_init_norm=zero_inits_last_norm(block))
         own = self.repl_options.neighbours == NO_NEIGHBOURS   # Table VI "no weights"
         if bottleneck:
             layer = (OwnBottleneckComputingLayer if own else BottleneckComputingLayer)(
@@ -122,14 +137,41 @@ class RepLResNetMixin(AdaptiveRepLMixin):
                     f'Bottleneck stages')
         return layer
 
+    def _check_block_extras(self, block: nn.Module, index: int, plan_arg: str) -> None:
+        """Refuses removing a block whose extras a computing layer cannot carry (README "RepL
+        arguments"): a deformable conv2 (``dcn``) or ``plugins``."""
+        name = type(self).__name__
+        if getattr(block, 'with_dcn', False):
+            raise ValueError(
+                f'{name}: dcn/stage_with_dcn makes the conv2 of a block that {plan_arg} removes '
+                f'(block {index} of its stage) deformable, but a computing layer convolves with '
+                'a static kernel synthesized from its neighbours and has no offsets. Allowed: '
+                'stage_with_dcn=False for that stage, or replace_blocks with [] for it')
+        if any(getattr(block, f'after_conv{k}_plugin_names', None) for k in (1, 2, 3)):
+            raise ValueError(
+                f'{name}: plugins puts plugin layers in a block that {plan_arg} removes (block '
+                f'{index} of its stage); a computing layer has no place for them. Allowed: '
+                "plugins whose 'stages' exclude that stage, or replace_blocks with [] for it")
+
     def init_weights(self) -> None:
+        """The stock ``init_weights``, reaching every retained block (the stages are mmengine
+        ``BaseModule``s, :class:`~repl_mm.core.stage.RepLStage`), plus the computing layers'
+        share of ``zero_init_residual`` (issue 27).
+
+        mmdet / mmseg zero the last norm of every block through the block's ``init_cfg``;
+        each computing layer copies that ``init_cfg`` from the block it replaces
+        (``zero_init_norm``) and is zeroed by the same recursion. mmpretrain's ``ResNet``
+        zeroes the blocks in its own ``init_weights`` unless ``init_cfg`` is ``Pretrained``
+        (``ZERO_INIT_IN_INIT_WEIGHTS``); the computing layers follow it here.
+        """
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
-        if getattr(self, 'zero_init_residual', False) and not pretrained:
+        if (self.ZERO_INIT_IN_INIT_WEIGHTS and getattr(self, 'zero_init_residual', False)
+                and not pretrained):
             # like the stock blocks' last BN, each computing layer starts as an identity
             for _, layer in computing_layers(self):
-                if not layer.deploy and getattr(layer.norm, 'weight', None) is not None:
-                    nn.init.zeros_(layer.norm.weight)
+                if not layer.deploy and getattr(layer, 'norm', None) is not None:
+                    zero_norm(layer.norm)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # a checkpoint of the other form (training / deploy): switch or refuse (core.forms)
@@ -165,6 +207,21 @@ class ResNetV1dMixin:
 
     def __init__(self, **kwargs) -> None:
         super().__init__(deep_stem=True, avg_down=True, **kwargs)
+
+
+def zero_inits_last_norm(block: nn.Module) -> bool:
+    """True where the block's own ``init_cfg`` zeroes its last norm (``norm3`` of a
+    Bottleneck, ``norm2`` of a BasicBlock): mmdet's and mmseg's ``zero_init_residual``."""
+    last = 'norm3' if hasattr(block, 'conv3') else 'norm2'
+    cfgs = getattr(block, 'init_cfg', None) or []
+    for cfg in [cfgs] if isinstance(cfgs, dict) else cfgs:
+        overrides = cfg.get('override') or []
+        for ov in [overrides] if isinstance(overrides, dict) else overrides:
+            val = ov.get('val', cfg.get('val'))
+            if (ov.get('type', cfg.get('type')) == 'Constant' and val == 0
+                    and ov.get('name') == last):
+                return True
+    return False
 
 
 def _first(v):

@@ -70,11 +70,13 @@ def test_resnet101_plan_and_keys():
 
 
 SCOPE_EXTRAS = {
+    # dcn and plugins where K=4 keeps every block (layer2, layer4): on a removed block (layer3.3)
+    # they are refused (tests/models/test_repl_arguments.py, README "RepL arguments")
     'mmdet': dict(type='ResNetRepL', depth=50, dcn=dict(type='DCNv2', deform_groups=1,
                                                         fallback_on_stride=False),
-                  stage_with_dcn=(False, False, True, True),
+                  stage_with_dcn=(False, True, False, True),
                   plugins=[dict(cfg=dict(type='ContextBlock', ratio=1. / 4),
-                                stages=(False, False, True, True), position='after_conv3')]),
+                                stages=(False, True, False, True), position='after_conv3')]),
     'mmseg': dict(type='ResNetV1cRepL', depth=50, dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1),
                   contract_dilation=True, multi_grid=(1, 2, 4)),
     'mmpretrain': dict(type='ResNetRepL', depth=50, drop_path_rate=0.1, out_indices=(0, 1, 2, 3)),
