@@ -42,7 +42,7 @@ def launch(spec: dict, world: int = 1):
     return procs
 
 
-def wait_for_line(proc, text: str, timeout: float = 120) -> list:
+def wait_for_line(proc, text: str, timeout: float = 300) -> list:
     lines, end = [], time.time() + timeout
     for line in proc.stdout:
         lines.append(line)
@@ -53,7 +53,7 @@ def wait_for_line(proc, text: str, timeout: float = 120) -> list:
     raise AssertionError(f'{text!r} never printed:\n' + ''.join(lines[-30:]))
 
 
-def finish(procs, timeout: float = 180):
+def finish(procs, timeout: float = 600):
     out = procs[0].communicate(timeout=timeout)[0] or ''
     codes = [p.wait(timeout=timeout) for p in procs]
     return codes, out

@@ -84,7 +84,7 @@ def test_signal_to_launcher_saves_and_leaves_no_process(tmp_path, how):
     else:
         os.killpg(proc.pid, signal.SIGINT)
         want = 143  # forwarded as SIGTERM
-    out = ''.join(head) + proc.communicate(timeout=120)[0]
+    out = ''.join(head) + proc.communicate(timeout=300)[0]
     assert proc.returncode == want, out[-3000:]
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(r'tools/dist_train\.sh: preempted at epoch 0 iteration \d+: saved '
