@@ -14,8 +14,8 @@ PACKAGE = 'repl_mm'
 #: layer -> layers (second name component of ``repl_mm.<layer>``) it must not import from;
 #: ``tools`` is the repository's top-level scripts package.
 FORBIDDEN = {
-    'envcheck': {'core', 'models', 'datasets', 'evaluation', 'adapters', 'engine', 'analysis',
-                 'testing'},
+    'utils': {'core', 'models', 'datasets', 'evaluation', 'adapters', 'engine', 'deploy',
+              'analysis', 'testing', 'cli'},
     'core': {'models', 'datasets', 'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
     'models': {'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
     'datasets': {'models', 'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
