@@ -20,7 +20,6 @@ A deploy checkpoint loads with the training config as it is: the backbone recogn
 deploy-form keys and switches itself (:mod:`repl_mm.core.forms`).
 """
 import copy
-import os
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -101,17 +100,11 @@ def check_output_path(src: str, dst: str, force: bool = False, arg: str = 'dst')
 
 
 def atomic_save(obj: Any, dst: str) -> None:
-    """``torch.save`` to a temporary file in ``dst``'s folder, then ``os.replace``: a crash
-    leaves either the old file or the new one, never a truncated one."""
-    folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(dst)}.tmp-{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    """``torch.save`` through :func:`repl_mm.utils.atomic_write.atomic_write` (temporary file,
+    fsync, rename, directory fsync): a crash leaves either the old file or the new one, never a
+    truncated one."""
+    from ..utils.atomic_write import atomic_write
+    atomic_write(dst, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint_file(path: str) -> Dict[str, Any]:
