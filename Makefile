@@ -2,13 +2,17 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test test-matrix demo lint cuda-build cuda-smoke gpu-kit
+.PHONY: install test test-fast test-matrix demo lint cuda-build cuda-smoke gpu-kit
 
 install:
 	bash tools/install_env.sh
 
 test: install
-	$(PY) -m pytest tests -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
+
+# without the tests marked slow or e2e (pyproject.toml registers the markers)
+test-fast: install
+	$(PY) -m pytest tests -q -p no:cacheprovider --durations=25 -m "not slow and not e2e" $(PYTEST_ARGS)
 
 # The support matrix (docs/compatibility.md): mmengine 0.10.4/0.10.5/0.10.6 over .venv and the
 # OneDL stack (numpy 2, .venv-onedl), each running tests/matrix_subset.txt; .ci/run runs it after

@@ -2,9 +2,18 @@
 and the toolboxes never installs, upgrades or downgrades torch, torchvision or mmcv:
 install_requires is requirements/runtime.txt only. The rest are extras (requirements/*.txt):
 ``.[mim]`` mmcv/mmengine, ``.[toolboxes]`` mmdet/mmseg/mmpretrain, ``.[tools]``, ``.[tests]``,
-``.[all]``. A fresh machine: `make install` (tools/install_env.sh)."""
+``.[all]``. A fresh machine: `make install` (tools/install_env.sh).
+
+Like mmdet's, it puts ``configs``, ``tools`` and ``model-index.yml`` into ``repl_mm/.mim``
+(:func:`add_mim_extension`), so that ``Config.fromfile('repl_mm::retinanet_r101_repl_coco.py')``,
+``_base_ = 'repl_mm::...'`` and ``mim train repl_mm CONFIG`` work after an install."""
 import importlib.util
+import os
 import os.path as osp
+import platform
+import shutil
+import sys
+import warnings
 from typing import List
 
 from setuptools import find_packages, setup
@@ -32,13 +41,47 @@ def parse_requirements(name: str) -> List[str]:
         return [line for line in lines if line]
 
 
+def add_mim_extension() -> None:
+    """Puts ``configs``, ``tools`` and ``model-index.yml`` into ``repl_mm/.mim`` (as mmdet's
+    setup.py does), where mmengine (``_base_ = 'pkg::...'``) and mim look for them: symlinks
+    for an editable install (``pip install -e .``), copies for a wheel or sdist."""
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'copy' if platform.system() == 'Windows' else 'symlink'
+    elif 'sdist' in sys.argv or 'bdist_wheel' in sys.argv:
+        mode = 'copy'
+    else:
+        return
+    mim_path = osp.join(HERE, 'repl_mm', '.mim')
+    os.makedirs(mim_path, exist_ok=True)
+    for filename in ('configs', 'tools', 'model-index.yml'):
+        src_path = osp.join(HERE, filename)
+        tar_path = osp.join(mim_path, filename)
+        if not osp.exists(src_path):
+            continue
+        if osp.isfile(tar_path) or osp.islink(tar_path):
+            os.remove(tar_path)
+        elif osp.isdir(tar_path):
+            shutil.rmtree(tar_path)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src_path, osp.dirname(tar_path)), tar_path)
+        elif osp.isfile(src_path):
+            shutil.copyfile(src_path, tar_path)
+        elif osp.isdir(src_path):
+            shutil.copytree(src_path, tar_path,
+                            ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        else:
+            warnings.warn(f'Cannot copy file {src_path}.')
+
+
 EXTRAS = {name: parse_requirements(name) for name in ('mminstall', 'toolboxes', 'tools', 'tests')}
 
+add_mim_extension()
 setup(
     name='repl_mm',
     version=VERSIONS.__version__,
     description='Replacement Learning (RepL) backbones for mmdet, mmsegmentation and mmpretrain',
     packages=find_packages(include=['repl_mm', 'repl_mm.*']),
+    include_package_data=True,
     python_requires=VERSIONS.PYTHON.requires,
     install_requires=parse_requirements('runtime'),
     extras_require=dict(mim=EXTRAS['mminstall'], toolboxes=EXTRAS['toolboxes'],

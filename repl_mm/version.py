@@ -1,7 +1,7 @@
 """The one source of repl_mm's version ranges (issue 21, docs/compatibility.md).
 
 Standard library only: ``setup.py``, ``tools/install_env.sh``, ``tools/install_onedl_env.sh``,
-``repl_mm/envcheck.py`` (and so ``tools/check_env.py``) and the tests read it by path, before
+``repl_mm/utils/envcheck.py`` (and so ``tools/check_env.py``) and the tests read it by path, before
 torch or any toolbox is installed. ``requirements/*.txt`` are generated from it
 (``python repl_mm/version.py requirements --write``; ``tests/tools/test_versions.py`` fails when
 they differ).

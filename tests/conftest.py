@@ -32,3 +32,10 @@ def no_visualizer_from_other_tests():
             clear(sub)
     clear(Visualizer)
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/e2e carries the ``e2e`` marker (pyproject.toml registers it)."""
+    for item in items:
+        if '/tests/e2e/' in str(item.fspath).replace('\\', '/'):
+            item.add_marker(pytest.mark.e2e)

@@ -1,4 +1,4 @@
-"""E2E -> RepL checkpoint conversion (repl_mm/convert.py,
+"""E2E -> RepL checkpoint conversion (repl_mm/deploy/convert.py,
 tools/model_converters/convert_e2e_to_repl.py)."""
 import os
 import os.path as osp
@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from repl_mm.convert import (
+from repl_mm.deploy.convert import (
     ConversionReport,
     build_repl_target,
     convert_checkpoint,

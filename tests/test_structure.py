@@ -1,7 +1,9 @@
-"""The package structure of ``repl_mm`` (layers core -> models -> adapters -> engine/analysis
--> tools): the import graph, built with ``ast`` from every module's imports
-(absolute, relative and function-level), has no cycle, and each layer imports only from the
-layers below it."""
+"""The package structure of ``repl_mm`` (docs/architecture.md): the import graph, built with
+``ast`` from every module's imports (absolute, relative and function-level) of the package and
+of ``tools/``, has no cycle; each layer imports only from the layers below it (or beside it,
+where :data:`RANK` gives two layers one rank); nothing but ``__init__`` (and the modules listed
+in :data:`TOP_LEVEL`) sits at the top of the package; every tool is a thin entry point over
+``repl_mm.cli``."""
 import ast
 from pathlib import Path
 from typing import Dict, List, Set
@@ -11,31 +13,76 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = 'repl_mm'
 
-#: layer -> layers (second name component of ``repl_mm.<layer>``) it must not import from;
-#: ``tools`` is the repository's top-level scripts package.
-FORBIDDEN = {
-    'envcheck': {'core', 'models', 'datasets', 'evaluation', 'adapters', 'engine', 'analysis',
-                 'testing'},
-    'core': {'models', 'datasets', 'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
-    'models': {'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
-    'datasets': {'models', 'evaluation', 'adapters', 'engine', 'analysis', 'testing'},
-    'evaluation': {'adapters', 'engine', 'analysis', 'testing'},
-    'adapters': {'engine', 'analysis', 'testing'},
-    'analysis': {'tools'},
-    'engine': {'tools'},
-    'testing': {'analysis', 'engine', 'tools'},
+#: layer (second name component of ``repl_mm.<layer>``; ``''`` is ``repl_mm/__init__.py``;
+#: ``tools`` the repository's scripts) -> rank. A module may import from layers of lower or
+#: equal rank only. ``utils`` imports nothing of the package.
+RANK = {
+    'utils': 0,
+    'core': 1,
+    'models': 2, 'datasets': 2, 'evaluation': 2,
+    'adapters': 3,
+    '': 4, 'engine': 4, 'deploy': 4, 'analysis': 4, 'apis': 4,
+    'testing': 5,
+    'cli': 6,
+    'tools': 7,
 }
+#: layers that must not import each other although the ranks would allow it
+FORBIDDEN = {
+    'datasets': {'models', 'evaluation'},
+    'evaluation': {'models', 'datasets', 'core'},
+    'models': {'datasets', 'evaluation'},
+}
+#: known exceptions to RANK / FORBIDDEN, edge by edge (issue 22 leaves them for later: the
+#: layout branch fixed them by moving the LM vocabulary to ``utils/text.py``,
+#: ``CheckpointFormError`` to ``utils/errors.py`` and the synthetic batches of ``analysis`` out
+#: of ``testing``); a new edge of this kind fails the test
+KNOWN_EXCEPTIONS = {
+    # the synthetic batches the analysis runners time
+    ('repl_mm.analysis.cuda_rows', 'repl_mm.testing.batches'),
+    ('repl_mm.analysis.runners', 'repl_mm.testing.batches'),
+    # CheckpointFormError of a language-model checkpoint
+    ('repl_mm.evaluation.language_model', 'repl_mm.core.forms'),
+    # the LM's vocabulary size
+    ('repl_mm.models.transformer_lm', 'repl_mm.datasets.text'),
+}
+#: what may sit at the top of ``repl_mm`` besides ``__init__.py``: the version module (read by
+#: path by setup.py, ``repl_mm/utils/envcheck.py`` and the install scripts)
+TOP_LEVEL = {'version'}
+#: the toolboxes; ``repl_mm.core`` and ``repl_mm.utils`` import none of them
+TOOLBOXES = {'mmdet', 'mmseg', 'mmpretrain'}
+#: tools that are not (yet) thin entry points over ``repl_mm.cli``. Issue 22 wants every tool
+#: thin; the tools below still hold their logic on main (train.py, test.py, multi_seed.py and
+#: the rest were edited by several branches at once, so moving their logic into ``repl_mm.cli``
+#: is left to a later change). The list may only shrink: a new tool must be thin.
+NOT_THIN = {
+    'tools.analysis_tools.benchmark', 'tools.analysis_tools.benchmark_lm',
+    'tools.analysis_tools.benchmark_report', 'tools.analysis_tools.benchmark_stochastic_depth',
+    'tools.analysis_tools.evidence', 'tools.analysis_tools.plan',
+    'tools.analysis_tools.plot_savings', 'tools.dataset_converters.prepare_cityscapes',
+    'tools.deployment.pytorch2onnx', 'tools.deployment.quantize', 'tools.misc.demo_detection',
+    'tools.misc.mmseg_browse_dataset', 'tools.misc.mmseg_get_flops',
+    'tools.model_converters.convert_e2e_to_repl', 'tools.model_converters.reparameterize_model',
+    'tools.multi_seed', 'tools.test', 'tools.train',
+    # thin, but puts the checkout on sys.path: tools/gpu_check.sh runs it from a checkout
+    'tools.analysis_tools.benchmark_cuda',
+    # reads repl_mm/utils/envcheck.py by path so that it runs where `import repl_mm` fails
+    'tools.check_env',
+}
+MAX_TOOL_LINES = 60
 
 
 def module_files() -> Dict[str, Path]:
-    """Dotted module name -> file, for every module of the package (``__init__`` files are
-    their package)."""
+    """Dotted module name -> file, for every module of the package and every script of
+    ``tools/`` (``tools.analysis_tools.plan``; ``__init__`` files are their package)."""
     out = {}
-    for path in sorted((ROOT / PACKAGE).rglob('*.py')):
-        parts = list(path.relative_to(ROOT).with_suffix('').parts)
-        if parts[-1] == '__init__':
-            parts.pop()
-        out['.'.join(parts)] = path
+    for top in (PACKAGE, 'tools'):
+        for path in sorted((ROOT / top).rglob('*.py')):
+            parts = list(path.relative_to(ROOT).with_suffix('').parts)
+            if any(p.startswith('.') or p == '__pycache__' for p in parts):
+                continue   # repl_mm/.mim: copies of configs and tools made at install
+            if parts[-1] == '__init__':
+                parts.pop()
+            out['.'.join(parts)] = path
     return out
 
 
@@ -160,8 +207,85 @@ def test_no_import_cycle():
     assert find_cycles(import_graph()) == []
 
 
-@pytest.mark.parametrize('low', sorted(FORBIDDEN))
+def test_every_layer_is_ranked():
+    unranked = sorted({layer(n) for n in import_graph()} - set(RANK) - TOP_LEVEL)
+    assert unranked == [], f'give these layers a rank in RANK: {unranked}'
+
+
+@pytest.mark.parametrize('low', sorted(RANK))
 def test_layering(low):
-    bad = sorted(f'{n} imports {m}' for n, ms in import_graph().items() if layer(n) == low
-                 for m in ms if layer(m) in FORBIDDEN[low])
-    assert bad == [], f'{low} must not import from {sorted(FORBIDDEN[low])}'
+    graph = import_graph()
+    names = set(graph)
+    bad = sorted(f'{n} imports {m}' for n, ms in graph.items() if layer(n) == low
+                 for m in ms if (m in names or m == PACKAGE) and
+                 (RANK.get(layer(m), -1) > RANK[low] or layer(m) in FORBIDDEN.get(low, ()))
+                 and (n, m) not in KNOWN_EXCEPTIONS)
+    assert bad == [], (f'{low} (rank {RANK[low]}) may import only layers of rank <= '
+                       f'{RANK[low]}, not {sorted(FORBIDDEN.get(low, ()))}')
+
+
+def test_nothing_imports_cli_or_tools_but_tools():
+    bad = sorted(f'{n} imports {m}' for n, ms in import_graph().items()
+                 if layer(n) not in ('cli', 'tools') for m in ms if layer(m) in ('cli', 'tools'))
+    assert bad == []
+
+
+def test_top_level_modules():
+    """No module sits at the top of the package besides ``__init__`` (and TOP_LEVEL)."""
+    top = sorted(p.stem for p in (ROOT / PACKAGE).glob('*.py') if p.stem != '__init__')
+    assert set(top) <= TOP_LEVEL, f'move {sorted(set(top) - TOP_LEVEL)} into a layer'
+
+
+def test_low_layers_import_no_toolbox_at_package_level():
+    """The ``__init__`` of ``repl_mm.core`` / ``repl_mm.utils`` / ``repl_mm.adapters`` and every
+    module of ``core`` and ``utils`` import no toolbox at the top (``repl_mm.models`` builds on
+    the toolboxes' backbones, so it does; ``import repl_mm`` registers the backbones in every
+    installed toolbox through :func:`repl_mm.adapters.import_adapters`)."""
+    graph = import_graph()
+    for pkg in ('core', 'utils', 'adapters'):
+        name = f'{PACKAGE}.{pkg}'
+        assert not graph[name] & TOOLBOXES, name
+    for name, ms in graph.items():
+        if layer(name) in ('core', 'utils'):
+            assert not ms & TOOLBOXES, f'{name} imports {sorted(ms & TOOLBOXES)}'
+
+
+def tool_files() -> Dict[str, Path]:
+    return {n: p for n, p in module_files().items() if layer(n) == 'tools'}
+
+
+def test_tools_are_thin_entry_points_over_cli():
+    """A tool imports from repl_mm only ``repl_mm.cli``, touches no ``sys.path`` and is a few
+    lines (the logic lives in ``repl_mm.cli``, so it also runs from an installed package)."""
+    tools = tool_files()
+    assert len(tools) > 15
+    problems = []
+    for name, path in sorted(tools.items()):
+        if name in NOT_THIN:
+            continue
+        text = path.read_text()
+        lines = len(text.splitlines())
+        if lines > MAX_TOOL_LINES:
+            problems.append(f'{name}: {lines} lines')
+        if 'sys.path' in text:
+            problems.append(f'{name}: touches sys.path')
+        other = sorted(m for m in imports_of(name, path, set(module_files()))
+                       if m.split('.')[0] == PACKAGE and not m.startswith(f'{PACKAGE}.cli'))
+        if other:
+            problems.append(f'{name}: imports {other}')
+        if f'{PACKAGE}.cli' not in text:
+            problems.append(f'{name}: does not call {PACKAGE}.cli')
+    assert problems == []
+
+
+def test_exception_lists_hold_only_what_still_exists():
+    """KNOWN_EXCEPTIONS and NOT_THIN only shrink: an entry that no longer applies is removed."""
+    graph = import_graph()
+    assert sorted(e for e in KNOWN_EXCEPTIONS if e[1] not in graph.get(e[0], ())) == []
+    assert sorted(NOT_THIN - set(tool_files())) == []
+
+
+def test_thin_tool_rules_can_fail(tmp_path):
+    fat = tmp_path / 'fat.py'
+    fat.write_text('import sys\nsys.path.insert(0, ".")\nfrom repl_mm.deploy import x\n')
+    assert imports_of('tools.fat', fat, {f'{PACKAGE}.deploy'}) == {'sys', f'{PACKAGE}.deploy'}

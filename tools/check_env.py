@@ -14,7 +14,7 @@ mmdet, mmsegmentation and mmpretrain with the mmcv / mmengine ranges each accept
 outside the tested range ...; fix: ...`` and does not change the exit status. Exit status 0 when
 everything the installed toolboxes need works, 1 otherwise.
 
-It reads ``repl_mm/envcheck.py`` by path, so it runs even where ``import repl_mm`` fails.
+It reads ``repl_mm/utils/envcheck.py`` by path, so it runs even where ``import repl_mm`` fails.
 """
 import importlib
 import importlib.util
@@ -30,8 +30,8 @@ sys.path.insert(0, ROOT)  # like the other tools: this checkout's repl_mm
 
 
 def _load_envcheck() -> ModuleType:
-    spec = importlib.util.spec_from_file_location('repl_mm_envcheck',
-                                                  osp.join(ROOT, 'repl_mm', 'envcheck.py'))
+    spec = importlib.util.spec_from_file_location(
+        'repl_mm_envcheck', osp.join(ROOT, 'repl_mm', 'utils', 'envcheck.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -16,7 +16,7 @@ MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 . "$(dirname "$0")/launcher_signals.sh"
 PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
 # stop at once when torch sees no GPU, unless REPL_MM_ALLOW_CPU_DIST=1 (CPU processes, gloo)
-"$PYTHON" "$(dirname "$0")/../repl_mm/envcheck.py" check-dist pytorch
+"$PYTHON" "$(dirname "$0")/../repl_mm/utils/envcheck.py" check-dist pytorch
 # >>> data check (issue 29): once, before torchrun starts a worker; --check-data stops here
 "$PYTHON" "$(dirname "$0")/../repl_mm/datasets/check.py" train "$CONFIG" "${@:3}" || exit $?
 case " ${*:3} " in *" --check-data "*) exit 0 ;; esac

@@ -12,7 +12,7 @@
 #   pip --isolated ignores PIP_INDEX_URL, so the URL is passed as --index-url.
 # * mmcv 2.1.0 (mmdet 3.3.0 and mmseg 1.2.2 refuse >= 2.2) is built from source with
 #   --no-build-isolation after setuptools<81 (its setup.py imports pkg_resources) and
-#   torch are in place. Its ops mode (repl_mm/envcheck.py, run by path: no torch needed):
+#   torch are in place. Its ops mode (repl_mm/utils/envcheck.py, run by path: no torch needed):
 #   - no NVIDIA GPU (no nvidia-smi) or FORCE_CUDA=0: CPU ops, as before;
 #   - a GPU (nvidia-smi lists one) or FORCE_CUDA=1 (`make cuda-build`): CUDA ops. Checked
 #     first: torch sees the GPU; then repl_mm/utils/cuda_toolchain.py (docs/gpu.md) picks the
@@ -28,7 +28,7 @@ cd "$root"
 PY="${PYTHON:-python3}"
 VENV="${VENV:-$root/.venv}"  # VENV=/path/to/env: another environment (make cuda-build VENV=...)
 PIP=("$VENV/bin/python" -m pip install --isolated --disable-pip-version-check --progress-bar off)
-ENVCHECK="$root/repl_mm/envcheck.py"
+ENVCHECK="$root/repl_mm/utils/envcheck.py"
 
 TORCH_PKGS=(torch==2.13.0 torchvision==0.28.0)
 BUILD_PKGS=("setuptools>=77,<81" wheel ninja)

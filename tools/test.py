@@ -91,7 +91,12 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     if args.check_data:  # in-process callers; the script stops in the data check above
         runpy.run_path(DATA_CHECK)['precheck']('test', argv)
-    from repl_mm.inputs import USER_ERRORS, check_checkpoint_header, check_config_file, one_line
+    from repl_mm.utils.inputs import (
+        USER_ERRORS,
+        check_checkpoint_header,
+        check_config_file,
+        one_line,
+    )
     try:   # bad input: one line naming the thing and the fix, before any work dir is made
         check_config_file(args.config)
         check_checkpoint_header(args.checkpoint)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..envcheck import check_versions
+from ..utils.envcheck import check_versions
 
 __all__ = ['Toolbox', 'TOOLBOX_SCOPES', 'AVAILABLE', 'get_toolbox', 'import_adapters',
            'set_draw_hook']
@@ -139,12 +139,13 @@ def import_adapters() -> List[str]:
 
     A toolbox that is not installed is skipped; any other import error is raised. Before the
     first toolbox is imported, the installed versions are checked against each other
-    (:func:`repl_mm.envcheck.check_versions`: e.g. mmdet 3.3 with mmcv >= 2.2 is one clear
+    (:func:`repl_mm.utils.envcheck.check_versions`: e.g. mmdet 3.3 with mmcv >= 2.2 is one clear
     ``IncompatibleVersionsError`` naming both and the fix, not the toolbox's own assert).
     That is the only version error at import, and only where the toolbox itself would refuse to
-    import (OneDL's forks with their own asserts, :data:`repl_mm.envcheck.ONEDL_TOOLBOX_RANGES`);
+    import (OneDL's forks with their own asserts,
+    :data:`repl_mm.utils.envcheck.ONEDL_TOOLBOX_RANGES`);
     a version outside what the support matrix tested is a WARNING of ``tools/check_env.py``
-    (:func:`repl_mm.envcheck.tested_warnings`), never an exception here.
+    (:func:`repl_mm.utils.envcheck.tested_warnings`), never an exception here.
     """
     if len(AVAILABLE) < len(TOOLBOX_SCOPES):
         check_versions()

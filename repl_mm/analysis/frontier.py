@@ -238,7 +238,7 @@ def load_state(path: str) -> Dict[str, Any]:
 
 def save_state(state: Dict[str, Any], path: str) -> None:
     """Writes the JSON crash-safely (temporary file, fsync, rename)."""
-    from ..engine.fileio.atomic import atomic_write_text
+    from ..utils.atomic_write import atomic_write_text
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     atomic_write_text(path, json.dumps(state, indent=1, sort_keys=True))
 
@@ -404,7 +404,7 @@ def plot_frontier(state: Dict[str, Any], path: str) -> None:
 
 
 def _write_section(path: str, name: str, body: str) -> None:
-    from ..engine.fileio.atomic import atomic_write_text
+    from ..utils.atomic_write import atomic_write_text
     begin, end = f'<!-- BEGIN frontier:{name} -->', f'<!-- END frontier:{name} -->'
     text = open(path).read() if osp.exists(path) else ''
     block = f'{begin}\n{body}\n{end}'

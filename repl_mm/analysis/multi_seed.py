@@ -110,13 +110,8 @@ def write_json_atomic(obj, path: str) -> None:
     """Writes ``obj`` as JSON to ``path`` through a temporary file and ``os.replace``, so a
     crash never leaves a half-written file (a half-written ``final_metrics.json`` would mark
     an unfinished seed as done)."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-        f.write('\n')
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from ..utils.atomic_write import atomic_write_text
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
 
 
 def summarize(per_seed: Mapping[int, Mapping[str, float]],
@@ -203,7 +198,6 @@ def write_summary(config: str, work_dir: str, seeds: Sequence[int],
                   command=command, std='sample (n - 1)')
     write_json_atomic(result, os.path.join(work_dir, 'multi_seed.json'))
     md = os.path.join(work_dir, 'multi_seed.md')
-    with open(md + '.tmp', 'w') as f:
-        f.write(format_markdown(config, per_seed, summary, digits, command))
-    os.replace(md + '.tmp', md)
+    from ..utils.atomic_write import atomic_write_text
+    atomic_write_text(md, format_markdown(config, per_seed, summary, digits, command))
     return result

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..deploy_bench import amp_inference_rows
+from ..deploy.benchmark import amp_inference_rows
 from ..testing.batches import synthetic_batch
 from . import cost_model as cost
 from .counters import (

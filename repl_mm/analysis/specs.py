@@ -150,7 +150,7 @@ def load_spec(spec: str, cfg_options: Optional[dict] = None,
             inferred from the config's train pipeline.
     """
     if os.path.exists(spec):
-        from ..inputs import check_config_file
+        from ..utils.inputs import check_config_file
         check_config_file(spec)
         cfg = Config.fromfile(spec)
         if cfg_options:

@@ -31,7 +31,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import torch
 
     from repl_mm.analysis.cuda_rows import environment, format_markdown, run_rows
-    from repl_mm.utils.atomic import atomic_write_text
+    from repl_mm.utils.atomic_write import atomic_write_text
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         print(f'ERROR: --device {args.device}: torch {torch.__version__} sees no GPU; run on a '
               'GPU machine (tools/gpu_check.sh) or pass --device cpu', file=sys.stderr)

@@ -19,7 +19,6 @@ import os
 import os.path as osp
 import shutil
 import struct
-import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -164,22 +163,15 @@ def _digest(path: str) -> str:
 
 
 def _write_uncompressed(src: str, dst: str) -> None:
-    """Decompressed copy of ``src`` at ``dst``: temporary file, fsync, atomic rename."""
-    folder = osp.dirname(osp.abspath(dst))
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(dst) + '.', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as out, _open(src) as f:
+    """Decompressed copy of ``src`` at ``dst``, written crash-safely
+    (:func:`repl_mm.utils.atomic_write.atomic_write`: temporary file, fsync, atomic rename)."""
+    from ..utils.atomic_write import atomic_write
+
+    def write(out):
+        with _open(src) as f:
             shutil.copyfileobj(f, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; data files are for everyone
-        os.replace(tmp, dst)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    atomic_write(dst, write)
 
 
 def prepare(src: Optional[str] = None, dst: str = DEFAULT_DATA_ROOT, force: bool = False,

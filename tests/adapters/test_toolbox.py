@@ -59,8 +59,8 @@ def test_make_batch_per_toolbox():
 
 
 def test_import_refuses_mmcv_22_with_mmdet(monkeypatch):
-    from repl_mm import envcheck
     from repl_mm.adapters import toolbox
+    from repl_mm.utils import envcheck
     fake = dict(envcheck.installed_versions(), mmcv='2.2.0', mmdet='3.3.0')
     monkeypatch.setattr(envcheck, 'installed_versions', lambda *a, **k: fake)
     monkeypatch.setattr(toolbox, 'AVAILABLE', [])

@@ -47,11 +47,6 @@ def _params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _has_vit_repl() -> bool:
-    from mmpretrain.registry import MODELS
-    return MODELS.get('VisionTransformerRepL') is not None
-
-
 def _transforms(pipeline, type_name):
     return [t for t in pipeline if t['type'] == type_name]
 
@@ -109,8 +104,6 @@ def test_pair_builds_and_differs_only_in_backbone(e2e_name, repl_name):
 
     e2e = _build(e2e_cfg)
     e2e_params = _params(e2e)
-    if 'vit' in e2e_name and not _has_vit_repl():
-        pytest.skip('VisionTransformerRepL is not registered yet')
     repl = _build(repl_cfg)
     assert type(repl.backbone).__name__ == b['model.backbone.type'].split('.')[-1]
     saved = e2e_params - _params(repl)
@@ -206,8 +199,6 @@ def test_small_dataset_classes_registered():
 def test_vit_finetune_chain(tmp_path, tag):
     """The ImageNet ViT-S/16 checkpoint initialises the fine-tuning backbone (Table XIII)
     key for key; the 1000-class head is left out."""
-    if tag and not _has_vit_repl():
-        pytest.skip('VisionTransformerRepL is not registered yet')
     imagenet = _build(_load(f'vit-small-p16{tag}_imagenet'))
     state = imagenet.state_dict()
     gen = torch.Generator().manual_seed(2)

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from repl_deploy_configs import cls_config, dataset_meta
 from repl_deploy_tiny import RESNET34_BACKBONE, trained_like
 
-import repl_mm.deploy as deploy_mod
+import repl_mm.deploy.fold as deploy_mod
 from repl_mm.deploy import (
     build_model_from_config,
     load_deploy_model,

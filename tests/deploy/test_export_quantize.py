@@ -8,7 +8,7 @@ import torch
 from repl_deploy_configs import ROOT, cls_config, det_config, make_checkpoints, seg_config
 from repl_deploy_tiny import RESNET34_BACKBONE, VIT_BACKBONE, build, classifier_cfg, trained_like
 
-from repl_mm.deploy_bench import amp_dtypes, amp_inference_rows
+from repl_mm.deploy.benchmark import amp_dtypes, amp_inference_rows
 from repl_mm.testing.tools import load_tool
 
 ONNX_TOOL = osp.join(ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
@@ -82,7 +82,7 @@ def test_int8_tool_end_to_end(tmp_path, capsys):
 
 
 def test_int8_dynamic_linear_on_vit(tmp_path):
-    from repl_mm.quantize import default_scheme, quantize_classifier
+    from repl_mm.deploy.quantize import default_scheme, quantize_classifier
     x = torch.randn(4, 3, 32, 32)
     model = trained_like(build('mmpretrain', classifier_cfg(VIT_BACKBONE)), x)
     model.backbone.switch_to_deploy()
@@ -114,7 +114,7 @@ def test_amp_inference_rows():
 def test_int8_is_close_to_fp32_for_e2e_and_repl(kind):
     """issue 23 item 4: INT8 vs FP32 logits on a fixed batch -- top-1 agreement and a relative
     error bound -- for the E2E model and the deploy-form RepL model alike, both timed."""
-    from repl_mm.quantize import (
+    from repl_mm.deploy.quantize import (
         ClassifierLogits,
         int8_closeness,
         latency_ms_per_img,

@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 from repl_mm.engine.runner import dist as dist_module
 from repl_mm.engine.runner.dist import NoGPUError, setup_distributed
-from repl_mm.envcheck import cpu_dist_problem
+from repl_mm.utils.envcheck import cpu_dist_problem
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason='checks the CPU path; with CUDA mmengine does it')

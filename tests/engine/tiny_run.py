@@ -97,7 +97,7 @@ class KillAt(Hook):
 def kill_during_save_of(name: str) -> None:
     """Makes the crash-safe writer SIGKILL the process when the temporary file of checkpoint
     ``name`` is half written (truncated to half its size, then killed before the rename)."""
-    from repl_mm.engine.fileio import atomic as safe_save
+    from repl_mm.utils import atomic_write as safe_save  # the one atomic write
     original = safe_save._sync
 
     def _sync(f):

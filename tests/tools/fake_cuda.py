@@ -3,7 +3,7 @@ test_install_script.py)."""
 import os
 import os.path as osp
 
-from repl_mm.envcheck import Gpu
+from repl_mm.utils.envcheck import Gpu
 
 H100 = Gpu('NVIDIA H100 80GB HBM3', '575.57.08', '9.0')
 A100 = Gpu('NVIDIA A100-SXM4-40GB', '575.57.08', '8.0')

@@ -1,4 +1,4 @@
-"""repl_mm.envcheck: the decisions of `make install` on GPU machines, the toolboxes' version
+"""repl_mm.utils.envcheck: the decisions of `make install` on GPU machines, the toolboxes' version
 ranges and the CPU-launch refusal, driven on CPU with fake nvidia-smi / nvcc on PATH, a fake
 torch probe and stub mmcv modules."""
 import os
@@ -10,8 +10,8 @@ import types
 import pytest
 from fake_cuda import A100, H100, fake_nvcc, fake_nvidia_smi
 
-from repl_mm import envcheck
-from repl_mm.envcheck import (
+from repl_mm.utils import envcheck
+from repl_mm.utils.envcheck import (
     EnvironmentProblem,
     GpuProbe,
     IncompatibleVersionsError,
@@ -31,7 +31,7 @@ from repl_mm.envcheck import (
 )
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-ENVCHECK = osp.join(ROOT, 'repl_mm', 'envcheck.py')
+ENVCHECK = osp.join(ROOT, 'repl_mm', 'utils', 'envcheck.py')
 TORCH_OK = dict(version='2.13.0+cu130', cuda='13.0', available=True, capabilities=['9.0'],
                 names=['NVIDIA H100 80GB HBM3'])
 

@@ -80,7 +80,8 @@ STUBS['torch-2.13.0+cu130.dist-info/METADATA'] = ('Metadata-Version: 2.1\nName: 
 def fake_repo(tmp_path):
     """A copy of the files install_env.sh reads, with a fake .venv; returns (root, env)."""
     root = tmp_path / 'repo'
-    for rel in ('tools/install_env.sh', 'repl_mm/envcheck.py', 'setup.py',
+    for rel in ('tools/install_env.sh', 'repl_mm/utils/envcheck.py', 'repl_mm/version.py',
+                'setup.py',
                 'repl_mm/utils/cuda_toolchain.py'):
         os.makedirs(root / osp.dirname(rel), exist_ok=True)
         shutil.copy(osp.join(ROOT, rel), root / rel)

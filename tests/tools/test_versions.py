@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from repl_mm import envcheck, version
+from repl_mm import version
 from repl_mm.testing.tools import load_tool
+from repl_mm.utils import envcheck
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

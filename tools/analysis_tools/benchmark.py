@@ -63,7 +63,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from repl_mm.inputs import cli_errors
+    from repl_mm.utils.inputs import cli_errors
     with cli_errors():   # bad input: one line naming the thing and the fix
         return _main(args)
 

@@ -385,11 +385,8 @@ def write_section(path: str, section: str, text: str) -> None:
     pattern = re.compile(re.escape(begin) + r'.*?' + re.escape(end) + r'\n?', re.S)
     new = pattern.sub(lambda m: block, old) if pattern.search(old) else \
         old.rstrip('\n') + '\n\n' + block
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(new)
-    os.replace(tmp, path)
+    from repl_mm.utils.atomic_write import atomic_write_text
+    atomic_write_text(path, new)
 
 
 def plot(path: str, args, rows, accuracy) -> None:

@@ -23,8 +23,9 @@ from mmengine.config import DictAction  # noqa: E402
 
 import repl_mm  # noqa: E402,F401
 from repl_mm.deploy import check_output_path, load_deploy_model, model_input_shape  # noqa: E402
-from repl_mm.export import example_input, export_onnx, export_wrapper, verify_onnx  # noqa: E402
-from repl_mm.inputs import USER_ERRORS, one_line  # noqa: E402
+from repl_mm.deploy.export import example_input, export_onnx, export_wrapper, verify_onnx  # noqa: E402
+from repl_mm.utils.atomic_write import publish_temporary  # noqa: E402
+from repl_mm.utils.inputs import USER_ERRORS, one_line  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -69,7 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         diffs = verify_onnx(tmp, module, x)
         worst = max(diffs.values())
         if worst <= args.tolerance:   # an export that fails its check is not written
-            os.replace(tmp, args.out)
+            publish_temporary(tmp, args.out)  # fsync, rename, folder fsync
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -25,8 +25,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 import repl_mm  # noqa: E402,F401
 from repl_mm.deploy import load_deploy_model  # noqa: E402
-from repl_mm.inputs import USER_ERRORS, one_line  # noqa: E402
-from repl_mm.quantize import (  # noqa: E402
+from repl_mm.deploy.quantize import (  # noqa: E402
     SCHEMES,
     ClassifierLogits,
     QuantRow,
@@ -37,6 +36,7 @@ from repl_mm.quantize import (  # noqa: E402
     latency_ms_per_img,
     quantize_classifier,
 )
+from repl_mm.utils.inputs import USER_ERRORS, one_line  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

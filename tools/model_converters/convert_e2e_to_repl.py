@@ -11,7 +11,7 @@ mmpretrain checkpoint (``backbone.*``, ``head.fc.*``). Retained blocks are copie
 removed blocks (eq. 16) dropped, and each computing layer starts at alpha = beta = 0.5 with a
 default BN. DST is written in mmpretrain layout (``state_dict`` with ``backbone.`` keys), so
 ``init_cfg=dict(type='Pretrained', prefix='backbone.', checkpoint=DST)`` loads it into the
-backbone of any mm config. The mapping logic lives in :mod:`repl_mm.convert`.
+backbone of any mm config. The mapping logic lives in :mod:`repl_mm.deploy.convert`.
 """
 import argparse
 import json
@@ -22,8 +22,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import repl_mm  # noqa: E402,F401  registers the RepL backbones
-from repl_mm.convert import LAYOUTS, RESNET_TYPES, convert_checkpoint  # noqa: E402
-from repl_mm.inputs import cli_errors  # noqa: E402
+from repl_mm.deploy.convert import LAYOUTS, RESNET_TYPES, convert_checkpoint  # noqa: E402
+from repl_mm.utils.inputs import cli_errors  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -39,12 +39,14 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
 
     Args:
         path (str): the config file (``_base_`` may name ``mmdet::``, ``mmseg::`` or
-            ``mmpretrain::`` configs).
+            ``mmpretrain::`` configs), or one of repl_mm's as ``repl_mm::<name>.py``
+            (:func:`repl_mm.utils.config.config_path`).
         cfg_options (dict, optional): ``key.sub=value`` overrides, as parsed by ``DictAction``.
             For mmpretrain configs they apply after mmpretrain's dataloader defaults
             (``pin_memory``, ``persistent_workers``, ``default_collate``), as in its tools.
     """
-    cfg = Config.fromfile(path)
+    from ...utils.config import config_path
+    cfg = Config.fromfile(config_path(path))
     toolbox = get_toolbox(setup_scope(cfg))
     if toolbox.prepare_config is not None:  # what the toolbox's tools set before cfg-options
         toolbox.prepare_config(cfg)

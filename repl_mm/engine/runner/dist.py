@@ -22,7 +22,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ...envcheck import ALLOW_CPU_DIST_ENV, cpu_dist_problem
+from ...utils.envcheck import ALLOW_CPU_DIST_ENV, cpu_dist_problem
 
 __all__ = ['LAUNCHERS', 'ALLOW_CPU_DIST_ENV', 'NoGPUError', 'setup_distributed', 'slurm_env']
 

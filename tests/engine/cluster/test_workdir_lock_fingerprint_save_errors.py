@@ -154,10 +154,11 @@ def test_flatten():
 # -- item 7: write errors during a save -------------------------------------------------------
 def _save(path, fault=None, monkeypatch=None):
     from repl_mm.engine.fileio import atomic as safe_save
+    from repl_mm.utils import atomic_write
     if fault is not None:
         def broken(f):
             raise fault
-        monkeypatch.setattr(safe_save, '_sync', broken)
+        monkeypatch.setattr(atomic_write, '_sync', broken)  # the one atomic write's fsync
     safe_save.atomic_save_checkpoint({'state_dict': {'w': torch.zeros(1024, 256)}}, str(path))
 
 

@@ -2,7 +2,7 @@
 the import-time version check of :mod:`repl_mm.adapters`.
 
 Standard library only at module level: ``tools/install_env.sh`` and the launchers run this file
-by path (``python repl_mm/envcheck.py <command>``) before torch or mmcv exist and without
+by path (``python repl_mm/utils/envcheck.py <command>``) before torch or mmcv exist and without
 importing :mod:`repl_mm`. torch and mmcv are imported inside the functions that need them.
 
 What it decides (each problem is one message naming the thing and the fix):
@@ -34,12 +34,13 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple  
 
 def _load_versions():
     """repl_mm/version.py (the one source of version ranges), also when this file runs by path
-    without the package."""
+    without the package (it sits one folder up, beside ``repl_mm/__init__.py``)."""
     if __package__:
-        from . import version
+        from .. import version
         return version
     spec = importlib.util.spec_from_file_location(
-        'repl_mm_version', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'version.py'))
+        'repl_mm_version',
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'version.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .deploy import flatten_tensors
+from .fold import flatten_tensors
 
 __all__ = ['ClassifierEndToEnd', 'RawTensors', 'export_wrapper', 'export_onnx', 'verify_onnx']
 

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .deploy import flatten_tensors, max_relative_difference
+from .fold import flatten_tensors, max_relative_difference
 
 __all__ = ['amp_dtypes', 'AmpRow', 'amp_inference_rows', 'DTYPE_NAMES']
 

@@ -29,8 +29,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import Tensor, nn
 
-from .adapters import get_toolbox
-from .core.stage import computing_layers
+from ..adapters import get_toolbox
+from ..core.stage import computing_layers
 
 __all__ = ['LAYOUTS', 'RESNET_TYPES', 'ConversionReport', 'unwrap_state_dict', 'detect_layout',
            'split_source', 'convert_e2e_to_repl', 'build_repl_target', 'convert_checkpoint']
@@ -282,10 +282,10 @@ def convert_checkpoint(src: str, dst: str, layout: Optional[str] = None,
     report. ``src`` is read with ``torch.load(weights_only=True)`` under the mmengine
     allowlist of :func:`repl_mm.engine.fileio.safe_load.safe_torch_load`. ``dst`` is never ``src``
     (also through a symlink) and is written atomically."""
-    from .deploy import check_output_path, load_checkpoint_file
+    from .fold import check_output_path, load_checkpoint_file
     check_output_path(src, dst, force=True, arg='dst')
     if target_kwargs.get('config') is not None:
-        from .inputs import check_config_file
+        from ..utils.inputs import check_config_file
         check_config_file(target_kwargs['config'])
     checkpoint = load_checkpoint_file(src)
     state = unwrap_state_dict(checkpoint)
@@ -294,6 +294,6 @@ def convert_checkpoint(src: str, dst: str, layout: Optional[str] = None,
                                       strict=strict)
     meta = dict(converted_from=str(src), source_layout=report.layout,
                 removal_plan=report.removal_plan, repl_target=type(backbone).__name__)
-    from .deploy import atomic_save
+    from .fold import atomic_save
     atomic_save({'state_dict': out, 'meta': meta}, dst)
     return report

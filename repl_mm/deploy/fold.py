@@ -20,7 +20,6 @@ A deploy checkpoint loads with the training config as it is: the backbone recogn
 deploy-form keys and switches itself (:mod:`repl_mm.core.forms`).
 """
 import copy
-import os
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -28,8 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .core.forms import DEPLOY, CheckpointFormError, detect_checkpoint_form
-from .models.adaptive import checkpoint_adaptive_mask, is_adaptive
+from ..core.forms import DEPLOY, CheckpointFormError, detect_checkpoint_form
+from ..models.adaptive import checkpoint_adaptive_mask, is_adaptive
 
 __all__ = ['switch_model_to_deploy', 'reparameterize_checkpoint', 'ReparamResult',
            'load_checkpoint_file', 'check_output_path', 'atomic_save', 'flatten_tensors',
@@ -101,17 +100,11 @@ def check_output_path(src: str, dst: str, force: bool = False, arg: str = 'dst')
 
 
 def atomic_save(obj: Any, dst: str) -> None:
-    """``torch.save`` to a temporary file in ``dst``'s folder, then ``os.replace``: a crash
-    leaves either the old file or the new one, never a truncated one."""
-    folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(dst)}.tmp-{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    """``torch.save`` through :func:`repl_mm.utils.atomic_write.atomic_write` (temporary file,
+    fsync, rename, directory fsync): a crash leaves either the old file or the new one, never a
+    truncated one."""
+    from ..utils.atomic_write import atomic_write
+    atomic_write(dst, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint_file(path: str) -> Dict[str, Any]:
@@ -122,7 +115,7 @@ def load_checkpoint_file(path: str) -> Dict[str, Any]:
         ValueError: the file is not a readable checkpoint (truncated, corrupted, not a dict).
         UnsafeCheckpointError: it pickles objects outside the mmengine allowlist.
     """
-    from .engine.fileio.safe_load import UnsafeCheckpointError, safe_torch_load
+    from ..engine.fileio.safe_load import UnsafeCheckpointError, safe_torch_load
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} does not exist')
     try:
@@ -157,8 +150,8 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     """
     from mmengine.registry import MODELS
 
-    from .engine.runner.build import load_config
-    from .inputs import check_config_file, one_line
+    from ..engine.runner.build import load_config
+    from ..utils.inputs import check_config_file, one_line
     check_config_file(config)
     cfg = load_config(config, cfg_options)
     model_cfg = cfg.model.copy()
@@ -260,7 +253,7 @@ def reparameterize_checkpoint(config: str, src: str, dst: str,
             disagrees about being adaptive).
         FileExistsError: ``dst`` exists and ``force`` is False.
     """
-    from .inputs import check_config_file
+    from ..utils.inputs import check_config_file
     check_config_file(config)
     check_output_path(src, dst, force)
     ckpt = load_checkpoint_file(src)
@@ -351,7 +344,7 @@ def load_deploy_model(config: str, checkpoint: str, cfg_options: Optional[dict] 
     """
     from mmengine.runner import load_checkpoint
 
-    from .engine.fileio.safe_load import CorruptCheckpointError
+    from ..engine.fileio.safe_load import CorruptCheckpointError
     if not osp.isfile(checkpoint):
         raise ValueError(f'checkpoint {checkpoint!r} does not exist')
     model, cfg = build_model_from_config(config, cfg_options)

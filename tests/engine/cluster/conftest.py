@@ -1,2 +1,0 @@
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: real subprocesses (signals, 2 processes)')
