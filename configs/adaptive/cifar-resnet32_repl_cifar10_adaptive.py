@@ -21,5 +21,6 @@ custom_imports = dict(imports=['repl_mm', 'repl_mm.datasets', 'repl_mm.engine.ho
 model = dict(backbone=dict(adaptive=True))
 # the parent's hooks (configs/_base_/cls_runtime.py) plus the Adaptive-RepL mask hook
 custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='RNGStateHook'),
+                dict(type='PreemptionCheckpointHook'), dict(type='ModelFingerprintHook'),
                 dict(type='AdaptiveRepLHook')]
 find_unused_parameters = True

@@ -54,8 +54,12 @@ def test_plan_tool(capsys, tmp_path):
     cost = plan['cost']
     assert [s['eta'] for s in cost['sites']] == [0.5] * 3
     assert cost['pred_params'] < cost['params']
-    with pytest.raises(ValueError, match='meta device cannot'):
+    with pytest.raises(SystemExit) as e:   # one line naming the option and the fix
         load('plan').main(['resnet32-cifar', '--scope', 'model'])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: scope='model' runs the loss, which the meta device cannot: pass "
+                   "device='cpu'"]
 
 
 def test_report_and_plot(tmp_path, capsys):
