@@ -134,7 +134,10 @@ def test_slurm_env(monkeypatch):
     for key, value in (('SLURM_PROCID', '5'), ('SLURM_NTASKS', '8'), ('SLURM_LOCALID', '1'),
                        ('SLURM_NODELIST', 'node[1-2]'), ('MASTER_ADDR', '10.0.0.1')):
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv('MASTER_PORT', raising=False)
+    # slurm_env sets these in os.environ: registered here so that they are undone after the
+    # test (a RANK left behind silences later subprocesses' rank-0 output)
+    for key in ('MASTER_PORT', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
+        monkeypatch.delenv(key, raising=False)
     slurm_env(port=29700)
     import os
     assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK'],

@@ -20,7 +20,9 @@ CFG = osp.join(ROOT, 'configs')
 
 def _run(cmd, cwd, timeout=180, **env):
     e = {k: v for k, v in os.environ.items()
-         if k not in ('COCO_ROOT', 'WIKITEXT2_ROOT', 'SHAPES_ROOT', 'REPL_MM_SKIP_DATA_CHECK')}
+         if k not in ('COCO_ROOT', 'WIKITEXT2_ROOT', 'SHAPES_ROOT', 'REPL_MM_SKIP_DATA_CHECK',
+                      'RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'SLURM_PROCID',
+                      'OMPI_COMM_WORLD_RANK')}
     e.update(PYTHONPATH=ROOT, PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='', **env)
     proc = subprocess.run(cmd, cwd=str(cwd), env=e, capture_output=True, text=True,
                           timeout=timeout)
