@@ -134,10 +134,12 @@ def test_slurm_env(monkeypatch):
     for key, value in (('SLURM_PROCID', '5'), ('SLURM_NTASKS', '8'), ('SLURM_LOCALID', '1'),
                        ('SLURM_NODELIST', 'node[1-2]'), ('MASTER_ADDR', '10.0.0.1')):
         monkeypatch.setenv(key, value)
-    # slurm_env sets these in os.environ: registered here so that they are undone after the
-    # test (a RANK left behind silences later subprocesses' rank-0 output)
+    # slurm_env sets these in os.environ: set through monkeypatch first, so that they are
+    # removed again after the test (a RANK=5 left behind silences the rank-0 output of every
+    # later data check); monkeypatch.delenv alone records nothing for an absent variable
     for key in ('MASTER_PORT', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, 'set-by-test_slurm_env')
+    monkeypatch.delenv('MASTER_PORT')
     slurm_env(port=29700)
     import os
     assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK'],
