@@ -126,4 +126,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    from repl_mm.engine.runner import cluster
+    # the process group ends after the run's objects are gone (repl_mm.engine.runner.cluster)
+    cluster.run_to_the_end(main, 'tools/test.py')

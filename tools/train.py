@@ -85,6 +85,5 @@ def main(argv: Optional[Sequence[str]] = None):
 
 
 if __name__ == '__main__':
-    with cluster.cluster_errors('tools/train.py'):
-        main()
-    cluster.finish_distributed()
+    # the process group ends after the run's objects are gone (repl_mm.engine.runner.cluster)
+    cluster.run_to_the_end(main, 'tools/train.py')

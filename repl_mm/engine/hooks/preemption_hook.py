@@ -198,10 +198,7 @@ class PreemptionCheckpointHook(Hook):
 
 
 def _finish_distributed() -> None:
-    """All ranks wait for rank 0's save, then the process group ends (a clean exit)."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        try:
-            dist.barrier()
-        finally:
-            dist.destroy_process_group()
+    """All ranks wait for rank 0's save, then the process group ends (a clean exit; the
+    group's C++ object goes with the runner once ``run_to_the_end`` has it collected)."""
+    from ..runner.cluster import finish_distributed
+    finish_distributed()

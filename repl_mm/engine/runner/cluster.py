@@ -9,16 +9,30 @@
   that cannot be written) end the process with one line and exit code 1 instead of a
   traceback;
 * :func:`finish_distributed`: a finished multi-process run waits for every rank and destroys
-  its process group before the interpreter exits (issue 23 item 7a: without it, a rank could
-  die at exit with ``terminate called without an active exception``).
+  its process group before the interpreter exits;
+* :func:`run_to_the_end`: the body of ``tools/train.py`` / ``tools/test.py`` under
+  :func:`cluster_errors`, then :func:`finish_distributed` once every frame of the run is gone.
+
+Why both (issue 23 item 7a, seen again in CI: rank 1 of a finished 2-process run died with
+``terminate called without an active exception``, exit -6): ``destroy_process_group`` only
+unregisters the group. The runner, its ``MMDistributedDataParallel`` wrapper and the reducer
+inside still hold the C++ ``ProcessGroupGloo``, and they sit in reference cycles (hooks and
+loops point back at the runner), so the group and its threads (``gloo_tcp_loop``, two
+``pt_gloo_runloop``, listed in ``/proc/self/task``) lived on into the interpreter's teardown,
+where C++ destroys statics while those threads still run. Collecting the cycles once the run's
+frames are gone destroys the group there and then: its destructor joins the threads, and a
+process exits with no gloo thread left (tests/engine/test_cluster_exit.py).
 """
 import contextlib
+import gc
 import sys
-from typing import Iterator, List
+import traceback
+from typing import Any, Callable, Iterator, List
 
 from mmengine.config import Config
 
-__all__ = ['CLUSTER_HOOKS', 'add_cluster_defaults', 'cluster_errors', 'finish_distributed']
+__all__ = ['CLUSTER_HOOKS', 'add_cluster_defaults', 'cluster_errors', 'finish_distributed',
+           'run_to_the_end']
 
 #: hook types :func:`add_cluster_defaults` puts into every training config
 CLUSTER_HOOKS: List[str] = ['PreemptionCheckpointHook', 'ModelFingerprintHook']
@@ -63,11 +77,43 @@ def cluster_errors(prog: str = 'train.py') -> Iterator[None]:
         sys.exit(1)
 
 
-def finish_distributed() -> None:
-    """Barrier, then ``destroy_process_group`` (a no-op without a process group)."""
+def finish_distributed(wait: bool = True) -> None:
+    """Barrier (``wait``), then ``destroy_process_group``, then a garbage collection that
+    destroys the group's C++ object with the last cycle holding it (module docstring). Without
+    a process group only the collection runs. ``wait=False`` on an error path, where another
+    rank may never reach the barrier."""
     import torch.distributed as dist
+    gc.collect()
     if dist.is_available() and dist.is_initialized():
         try:
-            dist.barrier()
+            if wait:
+                dist.barrier()
         finally:
             dist.destroy_process_group()
+    gc.collect()
+
+
+def run_to_the_end(main: Callable[[], Any], prog: str = 'train.py') -> None:
+    """Runs ``main`` under :func:`cluster_errors` and ends the process group afterwards, from a
+    frame that no longer holds the run (an exception's traceback would keep the runner and
+    with it the group alive).
+
+    A finished run waits for every rank (barrier); a run that stopped with ``SystemExit`` (the
+    one-line user errors, a preemption checkpoint's exit code) or an exception (its traceback
+    is printed) ends the group without waiting, then exits with the same code (1 for an
+    exception). ``KeyboardInterrupt`` propagates unchanged.
+    """
+    code: Any = None
+    stopped = False
+    try:
+        with cluster_errors(prog):
+            main()
+    except SystemExit as e:
+        stopped, code = True, e.code
+    except Exception:  # noqa: BLE001  printed as the interpreter would, then exit 1
+        traceback.print_exc()
+        sys.stderr.flush()
+        stopped, code = True, 1
+    finish_distributed(wait=not stopped)
+    if stopped:
+        sys.exit(code)

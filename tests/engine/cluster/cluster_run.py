@@ -90,11 +90,12 @@ def main(argv):
     torch.set_num_threads(1)
     spec = json.loads(argv[0])
     teardown = spec.pop('teardown', True)
-    runner = build(**spec)
-    runner.train()
-    if teardown:  # what tools/train.py does at the end (issue 23 item 7a)
-        from repl_mm.engine.runner.cluster import finish_distributed
-        finish_distributed()
+    if teardown:  # what tools/train.py does (issue 23 item 7a)
+        from repl_mm.engine.runner.cluster import run_to_the_end
+        run_to_the_end(lambda: build(**spec).train())
+    else:
+        runner = build(**spec)
+        runner.train()
 
 
 if __name__ == '__main__':
