@@ -150,60 +150,13 @@ def measure_configs(config: str, options: Dict[str, Dict[str, Any]], batch_size:
                     reps: int = 5, warmup: int = 1) -> Dict[str, Dict[str, Any]]:
     """One row per variant: ``params`` (trainable), ``activation_bytes`` (saved for backward,
     eq. 58), ``step_time_s`` (median of interleaved forward + loss + backward + optimizer
-    steps on random images of the training crop)."""
-    import torch
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
-    from mmpretrain.structures import DataSample
-
-    from .counters import count_saved_bytes, num_params
-    from .timing import interleaved_times
-    rows, steps = {}, {}
-    for name, opts in options.items():
-        cfg = Config.fromfile(config)
-        cfg.merge_from_dict(opts)
-        with DefaultScope.overwrite_default_scope('mmpretrain'):
-            model = MODELS.build(cfg.model)
-        model.init_weights()
-        model.train()
-        size = _crop(cfg)
-        channels = int(cfg.model.backbone.get('in_channels', 3))
-        g = torch.Generator().manual_seed(0)
-        batch = dict(inputs=[torch.randint(0, 256, (channels, *size), generator=g,
-                                           dtype=torch.uint8) for _ in range(batch_size)],
-                     data_samples=[DataSample().set_gt_label(i % model.head.num_classes)
-                                   for i in range(batch_size)])
-
-        def loss(model=model, batch=batch):
-            data = model.data_preprocessor(batch, True)
-            return model.parse_losses(model(**data, mode='loss'))[0]
-
-        saved = count_saved_bytes(loss, model)
-        optimizer = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
-
-        def step(loss=loss, optimizer=optimizer):
-            optimizer.zero_grad(set_to_none=True)
-            loss().backward()
-            optimizer.step()
-
-        steps[name] = step
-        rows[name] = dict(params=num_params(model, trainable=True),
-                          activation_bytes=saved.total, batch_size=batch_size,
-                          input_size=[channels, *size])
-    for name, t in interleaved_times(steps, reps=reps, warmup=warmup, clock='wall').items():
-        rows[name]['step_time_s'] = t.median
-    return rows
-
-
-def _crop(cfg) -> Tuple[int, int]:
-    for t in cfg.train_dataloader.dataset.get('pipeline', []) or []:
-        size = t.get('crop_size') if t.get('type') == 'RandomCrop' else \
-            t.get('scale') if t.get('type') == 'RandomResizedCrop' else None
-        if size is not None:
-            return (size, size) if isinstance(size, int) else tuple(size)[:2]
-    return (32, 32)
+    steps on random images of the training crop; :func:`.train_cost.measure_train_steps`)."""
+    from .train_cost import measure_train_steps
+    measured = measure_train_steps({name: (config, opts) for name, opts in options.items()},
+                                   batch_size=batch_size, reps=reps, warmup=warmup)
+    return {name: dict(params=m['params'], activation_bytes=m['activation_bytes'],
+                       batch_size=batch_size, input_size=[m['channels'], *m['size']],
+                       step_time_s=m['timing'].median) for name, m in measured.items()}
 
 
 def _ratios(rows: Dict[str, Dict[str, Any]]) -> None:
@@ -266,27 +219,32 @@ def _metric_of(work_dir: str, seed: int, metric: str) -> Optional[float]:
 
 def train_points(config: str, points: Dict[str, Dict[str, Any]], seeds: Sequence[int],
                  work_dir: str, jobs: int = 1, metric: str = 'accuracy/top1',
-                 extra_options: Sequence[str] = (), root: str = '.',
+                 extra_options: Sequence[str] = (), root: Optional[str] = None,
                  on_done: Optional[Callable[[str, int, float], None]] = None,
                  runner: Optional[Callable[[List[str], Dict[str, str], str], int]] = None
                  ) -> List[str]:
     """Trains every point over the seeds through ``tools/multi_seed.py``, ``jobs`` at a time
     (each with ``cores // jobs`` threads), skipping finished seeds. ``extra_options`` are
     ``K=V`` strings for every training (the point's own options come last and win).
-    Returns the failures."""
+    ``root``: the checkout whose ``tools/multi_seed.py`` runs (default: the one of this
+    package, or the installed ``repl_mm/.mim/tools``). Returns the failures."""
+    from ..utils.config import package_env, tool_path
+    from .evidence import job_threads
     runner = runner or _run
     todo = [(name, s) for name, p in points.items() for s in seeds
             if str(s) not in p.setdefault('seeds', {})]
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    threads = job_threads(max(1, jobs))
+    script = osp.join(root, 'tools', 'multi_seed.py') if root else tool_path('multi_seed.py')
     failures: List[str] = []
 
     def one(name: str, seed: int) -> Tuple[str, int, Optional[float]]:
         wd = osp.join(work_dir, name.replace('@', '_'))
         os.makedirs(wd, exist_ok=True)
         opts = [f'{k}={_cli(v)}' for k, v in points[name]['options'].items()]
-        cmd = [sys.executable, osp.join(root, 'tools', 'multi_seed.py'), config, '--seeds',
-               str(seed), '--work-dir', wd, '--cfg-options', *extra_options, *opts]
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        cmd = [sys.executable, script, config, '--seeds', str(seed), '--work-dir', wd,
+               '--cfg-options', *extra_options, *opts]
+        env = dict(package_env(os.environ), OMP_NUM_THREADS=str(threads),
+                   MKL_NUM_THREADS=str(threads))
         log = osp.join(wd, f'seed_{seed}.log')
         rc = runner(cmd, env, log)
         return name, seed, (_metric_of(wd, seed, metric) if rc == 0 else None)
@@ -423,7 +381,7 @@ def run_frontier(config: str, fractions: Sequence[float], seeds: Sequence[int],
                  batch_size: int = 64, reps: int = 5, extra_options: Sequence[str] = (),
                  remeasure: bool = False, measure_only: bool = False,
                  plot: Optional[str] = None, doc: Optional[str] = None, section: str = 'main',
-                 command: str = '', root: str = '.', log: Callable[[str], None] = print,
+                 command: str = '', root: Optional[str] = None, log: Callable[[str], None] = print,
                  measure: Optional[Callable] = None, runner: Optional[Callable] = None
                  ) -> Dict[str, Any]:
     """Plans, measures (unless already in ``out_json``), trains (finished seeds kept), writes

@@ -52,13 +52,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out_json = args.out_json or osp.join(work_dir, 'frontier.json')
     command = 'python tools/analysis_tools/frontier.py ' + ' '.join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     try:
         run_frontier(args.config, args.fractions, args.seeds, work_dir, out_json,
                      jobs=args.jobs, metric=args.metric, batch_size=args.batch_size,
                      reps=args.reps, remeasure=args.remeasure, measure_only=args.measure_only,
                      plot=args.plot, doc=args.doc, section=args.section, command=command,
-                     extra_options=args.cfg_options, root=root)
+                     extra_options=args.cfg_options)
     except (ValueError, RuntimeError, FileNotFoundError) as err:
         print(f'frontier: {err}', file=sys.stderr)
         return 1

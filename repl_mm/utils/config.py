@@ -5,10 +5,11 @@ repl_mm's configs are installed with the package in ``repl_mm/.mim/configs`` (as
 in a wheel), where mmengine finds them for ``_base_ = 'repl_mm::...'``. :func:`config_path`
 finds them there, or in the source checkout, for the top-level config of a tool
 (``repl_mm.engine.runner.build.load_config``). Standard library only."""
+import os
 import os.path as osp
-from typing import List
+from typing import Dict, List, Mapping
 
-__all__ = ['SCHEME', 'config_dirs', 'config_path']
+__all__ = ['SCHEME', 'config_dirs', 'config_path', 'tool_path', 'package_env']
 
 #: the prefix naming one of repl_mm's own configs
 SCHEME = 'repl_mm::'
@@ -40,3 +41,33 @@ def config_path(name: str) -> str:
             return path
     raise FileNotFoundError(f'config {name!r}: no {rel} in {" or ".join(config_dirs())} '
                             '(install repl_mm with pip, or run from its source checkout)')
+
+
+def tool_path(rel: str) -> str:
+    """The file of one of repl_mm's tool scripts, ``'multi_seed.py'`` -> the absolute path of
+    ``tools/multi_seed.py`` in the source checkout this package is imported from, else in the
+    installed ``repl_mm/.mim/tools`` (what a tool runs as a subprocess).
+
+    Raises:
+        FileNotFoundError: no such tool; names the folders searched.
+    """
+    root = osp.dirname(_PACKAGE)
+    dirs = ([osp.join(root, 'tools')] if osp.isfile(osp.join(root, 'setup.py')) else []) + \
+        [osp.join(_PACKAGE, '.mim', 'tools')]
+    for folder in dirs:
+        path = osp.join(folder, rel)
+        if osp.isfile(path):
+            return path
+    raise FileNotFoundError(f'tool {rel!r}: not in {" or ".join(dirs)} (install repl_mm with '
+                            'pip, or run from its source checkout)')
+
+
+def package_env(env: Mapping[str, str]) -> Dict[str, str]:
+    """``env`` with the folder that holds this ``repl_mm`` first on ``PYTHONPATH``: a tool run
+    as a subprocess imports the same package as its parent (the tools do not touch
+    ``sys.path``)."""
+    out = dict(env)
+    parent = osp.dirname(_PACKAGE)
+    out['PYTHONPATH'] = parent + (os.pathsep + out['PYTHONPATH'] if out.get('PYTHONPATH')
+                                  else '')
+    return out

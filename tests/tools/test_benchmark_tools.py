@@ -193,7 +193,8 @@ def test_plot_savings_reads_reductions_and_intervals_from_the_json():
     measured 95 % bootstrap interval as a reduction interval, the exact counts none."""
     with open(osp.join(ROOT, 'docs', 'benchmarks.json')) as f:
         data = json.load(f)
-    rows = load('plot_savings').collect(data)
+    from repl_mm.analysis.plot_savings import collect
+    rows = collect(data)
     r = data['rows']['resnet32']
     v = r['scopes']['model']['variants']
     pred = r['scopes']['model']['predictions']['repl']

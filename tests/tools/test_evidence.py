@@ -1,37 +1,33 @@
-"""tools/analysis_tools/evidence.py: concurrent trainings (``--jobs``), their order, the
-threads each gets, failures named with their output, resume, and the multi-seed summary
-helpers it shares with tools/multi_seed.py."""
+"""tools/analysis_tools/evidence.py (repl_mm.cli.evidence over repl_mm.analysis.evidence):
+concurrent trainings (``--jobs``), their order, the threads each gets, failures named with
+their output, resume, and the multi-seed summary helpers it shares with tools/multi_seed.py."""
 import json
 import math
 import os.path as osp
 
 import pytest
 
+from repl_mm.analysis import evidence
 from repl_mm.analysis.multi_seed import FINAL_METRICS, read_finished, write_summary
-from repl_mm.testing.tools import load_tool
+from repl_mm.cli import evidence as cli
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 EVIDENCE = osp.join(ROOT, 'configs', 'evidence')
 
 
-def _tool():
-    return load_tool('tools/analysis_tools/evidence.py')
-
-
 def test_schedule_costliest_config_first_seeds_together():
-    tool = _tool()
     configs = ['a.py', 'b.py', 'c.py']
     estimate = {'a.py': 1.0, 'b.py': 5.0, 'c.py': 1.0}
-    assert tool.schedule(configs, [0, 1], estimate) == [
+    assert evidence.schedule(configs, [0, 1], estimate) == [
         ('b.py', 0), ('b.py', 1), ('a.py', 0), ('a.py', 1), ('c.py', 0), ('c.py', 1)]
     # no estimate: the given order
-    assert [c for c, _ in tool.schedule(configs, [3], {})] == configs
+    assert [c for c, _ in evidence.schedule(configs, [3], {})] == configs
 
 
 @pytest.mark.parametrize('jobs,cores,threads', [(2, 2, 1), (1, 2, 2), (4, 2, 1), (2, 16, 8),
                                                 (3, 16, 5)])
 def test_job_threads_share_the_cores(jobs, cores, threads):
-    assert _tool().job_threads(jobs, cores) == threads
+    assert evidence.job_threads(jobs, cores) == threads
 
 
 @pytest.mark.parametrize('argv,field', [(['--jobs', '0'], '--jobs'),
@@ -39,7 +35,7 @@ def test_job_threads_share_the_cores(jobs, cores, threads):
                                         (['--threads', '0'], '--threads')])
 def test_bad_arguments_name_the_field(argv, field, capsys):
     with pytest.raises(SystemExit):
-        _tool().parse_args(argv)
+        cli.parse_args(argv)
     assert field in capsys.readouterr().err
 
 
@@ -64,7 +60,6 @@ def test_two_jobs_a_failure_is_named_and_the_rest_finishes_then_resumes(tmp_path
     does not exist; the model builds, so the cost rows are measured) fails with its seed and
     log named, the good config's seed still finishes; the rerun keeps that seed (not retrained)
     and writes the section with its accuracy."""
-    tool = _tool()
     good = osp.join(EVIDENCE, 'cifar-resnet32_repl_digits.py')
     bad = tmp_path / 'cifar-resnet32_bad-split_digits.py'
     bad.write_text(f'_base_ = {osp.join(EVIDENCE, "cifar-resnet32_digits.py")!r}\n'
@@ -75,7 +70,7 @@ def test_two_jobs_a_failure_is_named_and_the_rest_finishes_then_resumes(tmp_path
               '--cfg-options', 'train_dataloader.dataset.indices=32',
               'val_dataloader.dataset.indices=32']
     with pytest.raises(SystemExit) as e:
-        tool.main(['--configs', good, str(bad), *common])
+        cli.main(['--configs', good, str(bad), *common])
     msg = str(e.value)
     assert 'cifar-resnet32_bad-split_digits.py seed 0' in msg and 'seed_0.log' in msg
     assert 'Rerun the same command' in msg
@@ -84,7 +79,7 @@ def test_two_jobs_a_failure_is_named_and_the_rest_finishes_then_resumes(tmp_path
     assert (work / 'cifar-resnet32_repl_digits' / 'seed_0' / FINAL_METRICS).is_file()
     assert '2 at a time, 1 thread(s) each' in capsys.readouterr().out
 
-    res = tool.main(['--configs', good, *common])
+    res = cli.main(['--configs', good, *common])
     log = (work / 'cifar-resnet32_repl_digits' / 'seed_0.log').read_text()
     assert 'finished before' in log                   # the rerun did not train it again
     acc = res['accuracy'][good]

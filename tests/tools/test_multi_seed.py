@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from repl_mm.analysis.multi_seed import FINAL_METRICS, format_pm, read_val_metrics, summarize
-from repl_mm.testing.tools import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -50,7 +49,8 @@ default_hooks = dict(logger=dict(interval=1),
 
 
 def _load_tool():
-    return load_tool('tools/multi_seed.py')
+    from repl_mm.cli import multi_seed
+    return multi_seed
 
 
 def _tiny_images(root: str) -> None:
