@@ -74,6 +74,21 @@ def add_mim_extension() -> None:
 
 
 EXTRAS = {name: parse_requirements(name) for name in ('mminstall', 'toolboxes', 'tools', 'tests')}
+#: the console scripts (tests/test_packaging.py checks that each resolves to a callable).
+#: train / test / check-env go through ``repl_mm_launch`` (standard library only, outside the
+#: package): the data check, and check_env itself, run before ``import repl_mm`` (torch).
+CONSOLE_SCRIPTS = [
+    'repl-mm-train = repl_mm_launch:train',
+    'repl-mm-test = repl_mm_launch:test',
+    'repl-mm-check-env = repl_mm_launch:check_env',
+    'repl-mm-convert = repl_mm.cli.convert_e2e_to_repl:main',
+    'repl-mm-reparameterize = repl_mm.cli.reparameterize_model:main',
+    'repl-mm-export-onnx = repl_mm.cli.pytorch2onnx:main',
+    'repl-mm-quantize = repl_mm.cli.quantize:main',
+    'repl-mm-frontier = repl_mm.cli.frontier:main',
+    'repl-mm-prepare-cityscapes = repl_mm.cli.prepare_cityscapes:main',
+    'repl-mm-prepare-fashion-mnist = repl_mm.cli.prepare_fashion_mnist:main',
+]
 
 add_mim_extension()
 setup(
@@ -81,6 +96,8 @@ setup(
     version=VERSIONS.__version__,
     description='Replacement Learning (RepL) backbones for mmdet, mmsegmentation and mmpretrain',
     packages=find_packages(include=['repl_mm', 'repl_mm.*']),
+    py_modules=['repl_mm_launch'],
+    entry_points={'console_scripts': CONSOLE_SCRIPTS},
     include_package_data=True,
     python_requires=VERSIONS.PYTHON.requires,
     install_requires=parse_requirements('runtime'),

@@ -50,21 +50,9 @@ KNOWN_EXCEPTIONS = {
 TOP_LEVEL = {'version'}
 #: the toolboxes; ``repl_mm.core`` and ``repl_mm.utils`` import none of them
 TOOLBOXES = {'mmdet', 'mmseg', 'mmpretrain'}
-#: tools that are not (yet) thin entry points over ``repl_mm.cli``. Issue 22 wants every tool
-#: thin; the tools below still hold their logic on main (train.py, test.py and
-#: the rest were edited by several branches at once, so moving their logic into ``repl_mm.cli``
-#: is left to a later change). The list may only shrink: a new tool must be thin.
-NOT_THIN = {
-    'tools.dataset_converters.prepare_cityscapes',
-    'tools.deployment.pytorch2onnx', 'tools.deployment.quantize', 'tools.misc.demo_detection',
-    'tools.misc.mmseg_browse_dataset', 'tools.misc.mmseg_get_flops',
-    'tools.model_converters.convert_e2e_to_repl', 'tools.model_converters.reparameterize_model',
-    'tools.test', 'tools.train',
-    # thin, but puts the checkout on sys.path: tools/gpu_check.sh runs it from a checkout
-    'tools.analysis_tools.benchmark_cuda',
-    # reads repl_mm/utils/envcheck.py by path so that it runs where `import repl_mm` fails
-    'tools.check_env',
-}
+#: tools that are not (yet) thin entry points over ``repl_mm.cli`` (issue 22: every tool is
+#: thin now). The set may only shrink: a new tool must be thin.
+NOT_THIN: set = set()
 MAX_TOOL_LINES = 60
 
 

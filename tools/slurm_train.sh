@@ -26,7 +26,7 @@ CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
 . "$(dirname "$0")/launcher_python.sh"
 . "$(dirname "$0")/launcher_signals.sh"
-PYTHON="$(repl_mm_python "$(dirname "$0")/..")"
+. "$(dirname "$0")/launcher_run.sh"
 # the GPU check runs on the compute nodes (train.py/test.py --launcher slurm refuse to start
 # when torch sees no GPU there, unless REPL_MM_ALLOW_CPU_DIST=1), not on this submit node
 PY_ARGS=()
@@ -58,27 +58,8 @@ if [ -n "$REQUEUE" ] && [ -z "$HAS_RESUME" ] && [ -s "$WORK_DIR/last_checkpoint"
   echo "tools/slurm_train.sh: $WORK_DIR/last_checkpoint exists (requeued job, restart ${SLURM_RESTART_COUNT:-0}): resuming from it" >&2
   PY_ARGS+=(--resume)
 fi
-# >>> data check (issue 29): once, on this node, before srun starts a task (skip it with
-# REPL_MM_SKIP_DATA_CHECK=1 where this node does not see the data); --check-data stops here
-"$PYTHON" "$(dirname "$0")/../repl_mm/datasets/check.py" train "$CONFIG" "${PY_ARGS[@]}" || exit $?
-case " ${PY_ARGS[*]} " in *" --check-data "*) exit 0 ;; esac
-# <<< data check
-set -x
-
-export PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH
-set +x
-# shellcheck disable=SC2086
-repl_mm_run_forwarding "tools/slurm_train.sh" srun \
-  srun -p "${PARTITION}" \
-    --job-name="${JOB_NAME}" \
-    --gres=gpu:"${GPUS_PER_NODE}" \
-    --ntasks="${GPUS}" \
-    --ntasks-per-node="${GPUS_PER_NODE}" \
-    --cpus-per-task="${CPUS_PER_TASK}" \
-    --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} \
-    "$PYTHON" -u "$(dirname "$0")/train.py" "${CONFIG}" --work-dir="${WORK_DIR}" \
-    --launcher="slurm" "${PY_ARGS[@]}"
+# the data check once on this node, then srun (tools/launcher_run.sh's repl_mm_srun)
+repl_mm_srun train "$PARTITION" "$JOB_NAME" "$CONFIG" --work-dir="${WORK_DIR}" -- "${PY_ARGS[@]}"
 RC=$?
 if [ -n "$REQUEUE" ] && [ -n "$REPL_MM_PREEMPTED" ]; then
   echo "tools/slurm_train.sh: requeueing job $SLURM_JOB_ID (it resumes from $WORK_DIR/last_checkpoint)" >&2

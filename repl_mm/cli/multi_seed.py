@@ -142,10 +142,13 @@ def run_seed(args, seed: int, work_dir: str) -> Dict:
     return record
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
-    """Runs every seed; returns ``{'per_seed': {seed: metrics}, 'summary': {...}}``."""
-    from ..datasets.check import precheck  # issue 29: once, before any seed starts
-    precheck('multi_seed', argv)
+def main(argv: Optional[Sequence[str]] = None, data_checked: bool = False) -> Dict:
+    """Runs every seed; returns ``{'per_seed': {seed: metrics}, 'summary': {...}}``.
+    ``data_checked``: the caller ran the data check already (``tools/multi_seed.py`` does,
+    before torch is imported); otherwise it runs here, once, before any seed starts."""
+    if not data_checked:
+        from ..datasets.check import precheck  # issue 29
+        precheck('multi_seed', argv)
     args = parse_args(argv)
     if not osp.isfile(args.config):
         raise SystemExit(f'config not found: {args.config}')

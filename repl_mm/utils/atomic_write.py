@@ -76,7 +76,8 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
 
     Args:
         path (str): the target file; its directory is created if missing.
-        write (callable): ``write(f)`` writes the content to the binary file object ``f``.
+        write (callable): ``write(f)`` writes the content to the binary file object ``f``;
+            the file is then closed and published by :func:`publish_temporary`.
     """
     path = osp.abspath(osp.expanduser(str(path)))
     dirname = osp.dirname(path)
@@ -86,14 +87,11 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)
-            _sync(f)
-        os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
             os.unlink(tmp)
         raise
-    _fsync_dir(dirname)
-    _remove_stale_temporaries(dirname, osp.basename(path))
+    publish_temporary(tmp, path)   # fsync, rename, folder fsync, stale temporaries removed
 
 
 def _remove_stale_temporaries(dirname: str, name: str) -> None:

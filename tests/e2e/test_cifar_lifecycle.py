@@ -12,17 +12,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from repl_mm.testing.tools import load_tool
+from repl_mm.testing.tools import TrainCrash as _Crash
+from repl_mm.testing.tools import load_tool, train_in_process
 
 pytest.importorskip('mmpretrain')
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'e2e'))
 from test_classification_e2e import _tiny_loaders, make_tiny_cifar10  # noqa: E402
-
-
-class _Crash(RuntimeError):
-    pass
 
 
 @pytest.fixture
@@ -49,22 +46,8 @@ def cifar_config(tmp_path, monkeypatch):
 
 
 def _train(config, work, *flags, crash_after=0, monkeypatch=None):
-    train_tool = load_tool('tools/train.py')
-    if crash_after:
-        from mmengine.runner.loops import EpochBasedTrainLoop
-        original = EpochBasedTrainLoop.run_iter
-
-        def run_iter(self, idx, data_batch):
-            original(self, idx, data_batch)
-            if self._iter == crash_after:
-                raise _Crash(f'crash after iteration {crash_after}')
-        monkeypatch.setattr(EpochBasedTrainLoop, 'run_iter', run_iter)
-    try:
-        return train_tool.main([config, '--work-dir', str(work), *flags, '--cfg-options',
-                                f'experiment_name={osp.basename(str(work))}'])
-    finally:
-        if crash_after:
-            monkeypatch.setattr(EpochBasedTrainLoop, 'run_iter', original)
+    return train_in_process(load_tool('tools/train.py').main, config, work, *flags,
+                            crash_after=crash_after)
 
 
 def _weights(path):

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from repl_mm.engine import safe_torch_load
-from repl_mm.testing.tools import load_tool
+from repl_mm.testing.tools import TrainCrash as _Crash
+from repl_mm.testing.tools import load_tool, train_in_process
 
 pytest.importorskip('mmpretrain')
 
@@ -27,10 +28,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
-
-
-class _Crash(RuntimeError):
-    pass
 
 
 def _config(tmp_path, data_root, name, rng_hook=True) -> str:
@@ -55,22 +52,7 @@ def _config(tmp_path, data_root, name, rng_hook=True) -> str:
 
 
 def _train(train_tool, config, work, *flags, crash_after=0, monkeypatch=None):
-    if crash_after:
-        from mmengine.runner.loops import EpochBasedTrainLoop
-        original = EpochBasedTrainLoop.run_iter
-
-        def run_iter(self, idx, data_batch):
-            original(self, idx, data_batch)
-            if self._iter == crash_after:
-                raise _Crash(f'crash after iteration {crash_after}')
-
-        monkeypatch.setattr(EpochBasedTrainLoop, 'run_iter', run_iter)
-    try:
-        return train_tool.main([config, '--work-dir', str(work), *flags, '--cfg-options',
-                                f'experiment_name={osp.basename(str(work))}'])
-    finally:
-        if crash_after:
-            monkeypatch.setattr(EpochBasedTrainLoop, 'run_iter', original)
+    return train_in_process(train_tool.main, config, work, *flags, crash_after=crash_after)
 
 
 def _weights(path):

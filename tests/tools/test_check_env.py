@@ -15,7 +15,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool('tools/check_env.py')
+    return load_tool('repl_mm/cli/check_env.py')
 
 
 def _problems(found):

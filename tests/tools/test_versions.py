@@ -165,7 +165,7 @@ def test_installed_distributions_reads_metadata_of_both_families(monkeypatch):
 
 @pytest.fixture(scope='module')
 def check_env():
-    return load_tool('tools/check_env.py')
+    return load_tool('repl_mm/cli/check_env.py')
 
 
 def test_check_env_prints_warning_lines_and_keeps_exit_status(check_env):

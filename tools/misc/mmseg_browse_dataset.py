@@ -5,39 +5,10 @@ cv::Mat``). This runs the installed tool unchanged with contiguous images; same 
 
     python tools/misc/mmseg_browse_dataset.py CONFIG --output-dir DIR --not-show \
         [--cfg-options k=v ...]
+
+A thin entry point: the logic is repl_mm.cli.mmseg_browse_dataset.
 """
-import os
-import os.path as osp
-import runpy
-import sys
-from typing import Optional, Sequence
-
-import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def contiguous_images() -> None:
-    """Makes ``SegLocalVisualizer.add_datasample`` take a C-contiguous copy of its image."""
-    from mmseg.visualization import SegLocalVisualizer
-    add = SegLocalVisualizer.add_datasample
-    if getattr(add, '_repl_mm_contiguous', False):
-        return
-
-    def add_datasample(self, name, image, *args, **kwargs):
-        return add(self, name, np.ascontiguousarray(image), *args, **kwargs)
-    add_datasample._repl_mm_contiguous = True
-    SegLocalVisualizer.add_datasample = add_datasample
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    import mmseg
-    contiguous_images()
-    tool = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'analysis_tools',
-                    'browse_dataset.py')
-    sys.argv = [tool] + list(sys.argv[1:] if argv is None else argv)
-    runpy.run_path(tool, run_name='__main__')
-
+from repl_mm.cli.mmseg_browse_dataset import main  # noqa: F401
 
 if __name__ == '__main__':
     main()
