@@ -200,5 +200,5 @@ class PreemptionCheckpointHook(Hook):
 def _finish_distributed() -> None:
     """All ranks wait for rank 0's save, then the process group ends (a clean exit; the
     group's C++ object goes with the runner once ``run_to_the_end`` has it collected)."""
-    from ..runner.cluster import finish_distributed
+    from ...utils.dist_teardown import finish_distributed
     finish_distributed()

@@ -24,12 +24,13 @@ frames are gone destroys the group there and then: its destructor joins the thre
 process exits with no gloo thread left (tests/engine/test_cluster_exit.py).
 """
 import contextlib
-import gc
 import sys
 import traceback
 from typing import Any, Callable, Iterator, List
 
 from mmengine.config import Config
+
+from ...utils.dist_teardown import finish_distributed
 
 __all__ = ['CLUSTER_HOOKS', 'add_cluster_defaults', 'cluster_errors', 'finish_distributed',
            'run_to_the_end']
@@ -75,22 +76,6 @@ def cluster_errors(prog: str = 'train.py') -> Iterator[None]:
         print(f'{prog}: {e}', file=sys.stderr,
               flush=True)
         sys.exit(1)
-
-
-def finish_distributed(wait: bool = True) -> None:
-    """Barrier (``wait``), then ``destroy_process_group``, then a garbage collection that
-    destroys the group's C++ object with the last cycle holding it (module docstring). Without
-    a process group only the collection runs. ``wait=False`` on an error path, where another
-    rank may never reach the barrier."""
-    import torch.distributed as dist
-    gc.collect()
-    if dist.is_available() and dist.is_initialized():
-        try:
-            if wait:
-                dist.barrier()
-        finally:
-            dist.destroy_process_group()
-    gc.collect()
 
 
 def run_to_the_end(main: Callable[[], Any], prog: str = 'train.py') -> None:
