@@ -64,11 +64,12 @@ def data_batch(model, size: Tuple[int, int], batch_size: int, seed: int = 0,
 
 
 def measure_train_steps(variants: Mapping[str, Tuple[str, Optional[Mapping[str, Any]]]],
-                        batch_size: int = 64, reps: int = 5, warmup: int = 1
-                        ) -> Dict[str, Dict[str, Any]]:
+                        batch_size: int = 64, reps: int = 5, warmup: int = 1,
+                        clock: str = 'wall') -> Dict[str, Dict[str, Any]]:
     """Builds every variant, counts its trainable parameters (eq. 42) and the bytes one
     training step saves for backward (eq. 58), then times all training steps interleaved
-    (wall clock; :func:`~.timing.interleaved_times`).
+    (:func:`~.timing.interleaved_times` with ``clock``: ``'wall'``, or ``'cpu'`` / ``'auto'``
+    for the process CPU time, which other processes on a shared machine barely disturb).
 
     Args:
         variants: name -> ``(config file, cfg options or None)``.
@@ -76,6 +77,7 @@ def measure_train_steps(variants: Mapping[str, Tuple[str, Optional[Mapping[str, 
             ``model.backbone.in_channels`` channels: one-channel sets such as Fashion-MNIST
             build the stem with ``in_channels=1``).
         reps, warmup (int): timed and untimed interleaved repetitions.
+        clock (str): the clock of :func:`~.timing.interleaved_times`.
 
     Returns:
         dict: name -> ``cfg``, ``size`` (H, W), ``channels``, ``params``,
@@ -96,6 +98,6 @@ def measure_train_steps(variants: Mapping[str, Tuple[str, Optional[Mapping[str, 
         steps[name] = train_step_fn(model, batch, optimizer)
         out[name] = dict(cfg=cfg, size=size, channels=channels,
                          params=trainable_params(model), activation_bytes=saved.total)
-    for name, t in interleaved_times(steps, reps=reps, warmup=warmup, clock='wall').items():
+    for name, t in interleaved_times(steps, reps=reps, warmup=warmup, clock=clock).items():
         out[name]['timing'] = t
     return out

@@ -161,3 +161,28 @@ def test_measured_costs_order_on_the_real_model():
     a = {k: r['activation_bytes'] for k, r in rows.items()}
     assert a['ro'] < a['repl'] < a['e2e']
     assert all(r['step_time_s'] > 0 for r in rows.values())
+
+
+def test_costs_of_another_clock_are_measured_again(tmp_path):
+    """A file whose costs were timed in wall time (before TIMING_CLOCK) is re-measured once;
+    the section names the clock."""
+    from repl_mm.analysis.frontier import TIMING_NOTE
+    out, doc = tmp_path / 'f.json', tmp_path / 'e.md'
+    doc.write_text('# E\n')
+    kw = dict(work_dir=str(tmp_path / 'w'), out_json=str(out), jobs=1, measure_only=True,
+              doc=str(doc), command='cmd', log=lambda *_: None)
+    run_frontier(CONFIG, [0.2], [0], measure=fake_measure, **kw)
+    state = load_state(str(out))
+    assert state['timing'] == TIMING_NOTE
+    assert f'step time: {TIMING_NOTE}.' in doc.read_text()
+    state.pop('timing')                      # as an older file, measured in wall time
+    state['cost']['e2e']['step_time_s'] = 9.0
+    out.write_text(json.dumps(state))
+    calls = []
+
+    def measure(*a, **k):
+        calls.append(1)
+        return fake_measure(*a, **k)
+    state = run_frontier(CONFIG, [0.2], [0], measure=measure, **kw)
+    assert calls == [1] and state['cost']['e2e']['step_time_s'] == pytest.approx(1.0)
+    run_frontier(CONFIG, [0.2], [0], measure=lambda *a, **k: pytest.fail('re-measured'), **kw)
