@@ -32,8 +32,7 @@ def build_classifier(config: str, options: Optional[Mapping[str, Any]] = None):
     Raises:
         ValueError: the config is not an mmpretrain one (names the config and its scope).
     """
-    from mmengine.registry import DefaultScope
-
+    from ..adapters import build_in_scope
     from ..engine import load_config
     cfg = load_config(config)
     if cfg.get('default_scope') != 'mmpretrain':
@@ -41,9 +40,7 @@ def build_classifier(config: str, options: Optional[Mapping[str, Any]] = None):
                          f"default_scope is {cfg.get('default_scope')!r}")
     if options:
         cfg.merge_from_dict(dict(options))
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg.model)
+    model = build_in_scope(cfg.model, 'mmpretrain')
     model.init_weights()
     return cfg, model.train()
 
