@@ -1,15 +1,23 @@
 """What RepL costs and saves, measured and predicted (paper §IV-B, §IV-D, §V-B eq. 42-58).
 
-The modules depend one way, ``counters``/``timing`` -> ``cost_model`` -> ``runners`` ->
-``report`` (``specs`` beside them):
+The modules depend one way, ``counters``/``timing`` -> ``cost_model`` -> the benchmark
+modules -> ``report`` (``specs`` beside them), one job a module:
 
 * :mod:`.counters`: parameters, FLOPs, bytes saved for backward (eq. 42, 53, 58);
 * :mod:`.timing`: interleaved repetitions, paired ratios, bootstrap intervals, CUDA peak;
 * :mod:`.cost_model`: the analytic model of eq. 42-58 from local per-site measurements;
 * :mod:`.specs`: model specs from any mm config or a preset, E2E twins, model building;
-* :mod:`.runners`: the training-step and inference benchmarks, the plan prediction;
+* :mod:`.benchmark_options`: :class:`BenchmarkOptions`;
+* :mod:`.benchmark_models`: the RepL / E2E variants of a benchmark, one instrumented step;
+* :mod:`.train_benchmark`, :mod:`.inference_benchmark`: the training-step and inference
+  benchmarks; :mod:`.benchmark`: :func:`run_benchmark`, both on the same models;
+* :mod:`.predict`: the plan prediction from the config alone (:func:`predict_plan`);
+* :mod:`.train_step`: one mmengine training step of a toolbox model under the counters;
 * :mod:`.report`: text output and the number formatters of the tools.
 """
+from .benchmark import run_benchmark
+from .benchmark_models import backbone_loss, measure_step
+from .benchmark_options import BenchmarkOptions
 from .cost_model import (
                          CostModel,
                          SiteCost,
@@ -39,6 +47,8 @@ from .counters import (
                          num_params,
                          storage_key,
 )
+from .inference_benchmark import InferenceBenchmark
+from .predict import predict_plan
 from .report import (
                          PLAN_LEGEND,
                          format_bytes,
@@ -48,18 +58,6 @@ from .report import (
                          format_report,
                          format_si,
                          save_json,
-)
-from .runners import (
-                         BenchmarkOptions,
-                         InferenceBenchmark,
-                         TrainStepBenchmark,
-                         backbone_loss,
-                         measure_step,
-                         predict_plan,
-                         run_benchmark,
-                         train_step_fn,
-                         train_step_saved_bytes,
-                         trainable_params,
 )
 from .specs import PRESETS, REPL_ARGS, ModelSpec, build_model, e2e_twin, load_spec, make_optimizer
 from .timing import (
@@ -74,6 +72,8 @@ from .timing import (
                          resolve_clock,
                          synchronize,
 )
+from .train_benchmark import TrainStepBenchmark
+from .train_step import train_step_fn, train_step_saved_bytes, trainable_params
 
 __all__ = [
     # counters
@@ -90,7 +90,7 @@ __all__ = [
     # specs
     'PRESETS', 'REPL_ARGS', 'ModelSpec', 'build_model', 'e2e_twin',
     'load_spec', 'make_optimizer',
-    # runners
+    # benchmarks, prediction, training steps
     'BenchmarkOptions', 'InferenceBenchmark', 'TrainStepBenchmark', 'backbone_loss',
     'measure_step', 'predict_plan', 'run_benchmark', 'train_step_fn', 'train_step_saved_bytes',
     'trainable_params',

@@ -5,7 +5,7 @@ timed interleaved in one run.
 One measurement for the evidence tool (:mod:`.evidence`: one row per config) and the savings
 frontier (:mod:`.frontier`: one row per ``--cfg-options`` variant of one config). The batch is
 random uint8 images at the config's training crop with random labels; the step is the
-config's own optimizer on forward + loss + backward (:func:`~.runners.train_step_fn`).
+config's own optimizer on forward + loss + backward (:func:`~.train_step.train_step_fn`).
 """
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -80,8 +80,8 @@ def measure_train_steps(variants: Mapping[str, Tuple[str, Optional[Mapping[str, 
     """
     from mmengine.optim import build_optim_wrapper
 
-    from .runners import train_step_fn, train_step_saved_bytes, trainable_params
     from .timing import interleaved_times
+    from .train_step import train_step_fn, train_step_saved_bytes, trainable_params
     out, steps = {}, {}
     for name, (config, options) in variants.items():
         cfg, model = build_classifier(config, options)
