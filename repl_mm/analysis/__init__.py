@@ -5,7 +5,8 @@ modules -> ``report`` (``specs`` beside them), one job a module:
 
 * :mod:`.counters`: parameters, FLOPs, bytes saved for backward (eq. 42, 53, 58);
 * :mod:`.timing`: interleaved repetitions, paired ratios, bootstrap intervals, CUDA peak;
-* :mod:`.cost_model`: the analytic model of eq. 42-58 from local per-site measurements;
+* :mod:`.cost_model`: the analytic model of eq. 42-58 from local per-site measurements
+  (:mod:`.closed_forms`, :mod:`.blocks`, :mod:`.sites`, :mod:`.site_timing`);
 * :mod:`.specs`: model specs from any mm config or a preset, E2E twins, model building;
 * :mod:`.benchmark_options`: :class:`BenchmarkOptions`;
 * :mod:`.benchmark_models`: the RepL / E2E variants of a benchmark, one instrumented step;
@@ -18,22 +19,17 @@ modules -> ``report`` (``specs`` beside them), one job a module:
 from .benchmark import run_benchmark
 from .benchmark_models import backbone_loss, measure_step
 from .benchmark_options import BenchmarkOptions
-from .cost_model import (
-                         CostModel,
-                         SiteCost,
-                         backbone_stages,
+from .blocks import backbone_stages, block_kind, computing_layer_params
+from .closed_forms import (
                          basic_block_params,
-                         block_kind,
                          bottleneck_params,
-                         capture_block_inputs,
-                         computing_layer_params,
                          eta_basic,
                          eta_vit,
                          flop_ratio_eq55,
                          param_ratio_eq52,
-                         site_costs,
                          vit_block_params,
 )
+from .cost_model import CostModel
 from .counters import (
                          FlopCount,
                          FusedAttentionOnMeta,
@@ -59,6 +55,7 @@ from .report import (
                          format_si,
                          save_json,
 )
+from .sites import SiteCost, capture_block_inputs, site_costs
 from .specs import PRESETS, REPL_ARGS, ModelSpec, build_model, e2e_twin, load_spec, make_optimizer
 from .timing import (
                          CLOCKS,

@@ -7,8 +7,8 @@ from typing import Any, Callable, Dict, List, Sequence
 import torch
 from torch import Tensor, nn
 
-from . import cost_model as cost
 from .benchmark_options import BenchmarkOptions
+from .blocks import backbone_stages
 from .counters import (
     SavedTensorCounter,
     flatten_tensors,
@@ -120,7 +120,7 @@ def _check_fixed_plan(repl: ModelSpec, rb: nn.Module) -> None:
 def _removal_info(repl: ModelSpec, models: Dict[str, nn.Module]) -> Dict[str, Any]:
     rb = models['repl'].backbone
     _check_fixed_plan(repl, rb)
-    stages = cost.backbone_stages(models['e2e'].backbone)
+    stages = backbone_stages(models['e2e'].backbone)
     return dict(plan=rb.removal_plan, interval=getattr(rb, 'interval', None),
                 replace_blocks=getattr(rb, 'replace_blocks', None),
                 num_blocks=[len(s) for s in stages],

@@ -9,10 +9,12 @@ from torch import nn
 from ..adapters.batches import synthetic_batch
 from . import cost_model as cost
 from .benchmark_models import _check_fixed_plan, _loss_fn, measure_step
+from .blocks import backbone_stages, block_kind
 from .counters import (
     FusedAttentionOnMeta,
     num_params,
 )
+from .sites import capture_block_inputs, site_costs
 from .specs import ModelSpec, build_model, e2e_twin
 
 __all__ = ['ConfigBuildError', 'build_from_config_alone', 'predict_plan']
@@ -73,18 +75,18 @@ def predict_plan(repl: ModelSpec, e2e: Optional[ModelSpec] = None, batch_size: i
     x = x.to(device)
     loss_fn = _loss_fn(e2e_model, scope, x, samples)
     with FusedAttentionOnMeta():
-        block_inputs = cost.capture_block_inputs(e2e_model.backbone, loss_fn)
+        block_inputs = capture_block_inputs(e2e_model.backbone, loss_fn)
         e2e_model.zero_grad(set_to_none=True)
         step = measure_step(e2e_model, loss_fn)
-    sites = cost.site_costs(e2e_model.backbone, rb, block_inputs, device='meta')
+    sites = site_costs(e2e_model.backbone, rb, block_inputs, device='meta')
     used_interval = (None if getattr(rb, 'replace_blocks', None) is not None
                      else getattr(rb, 'interval', None))   # an explicit plan has no K
     cm = cost.CostModel(sites, rb.removal_plan, params, trainable, step['flops'],
                         step['activation'], train_flops=step['train_flops'],
                         interval=used_interval)
-    stages = cost.backbone_stages(e2e_model.backbone)
+    stages = backbone_stages(e2e_model.backbone)
     cm.num_blocks = sum(len(st) for st in stages)
-    kinds = sorted({cost.block_kind(m) for st in stages for _, m in st.values()})
+    kinds = sorted({block_kind(m) for st in stages for _, m in st.values()})
     tokens = None
     if kinds == ['vit']:
         tokens = block_inputs[stages[0][0][0]]

@@ -6,7 +6,7 @@ eq. 42-58), :func:`format_plan` (a :func:`~repl_mm.analysis.predict.predict_plan
 import json
 from typing import Any, Dict, Optional
 
-from .cost_model import eta_basic, eta_vit
+from .closed_forms import eta_basic, eta_vit
 from .counters import ratio_or_none
 
 __all__ = ['format_si', 'format_bytes', 'format_ms', 'format_ratio', 'format_report',

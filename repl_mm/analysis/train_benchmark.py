@@ -12,6 +12,8 @@ from .counters import (
     num_params,
     ratio_or_none,
 )
+from .site_timing import assign_site_times, paired_time_ratio, site_step_fns
+from .sites import SiteCost, capture_block_inputs, site_costs
 from .specs import ModelSpec, make_optimizer
 from .timing import (
     bootstrap_ci,
@@ -48,7 +50,7 @@ class TrainStepBenchmark:
         self.models, self.spec, self.opts = models, spec, opts
         self.x, self.samples, self.plan_info, self.log = x, samples, plan_info, log
         self.device = torch.device(opts.device)
-        self.sites: Dict[str, List[cost.SiteCost]] = {}
+        self.sites: Dict[str, List[SiteCost]] = {}
         self.site_fns: Dict[str, Callable[[], None]] = {}
 
     def _optimizer(self, params) -> torch.optim.Optimizer:
@@ -58,18 +60,18 @@ class TrainStepBenchmark:
         """Local measurements of every removed site of every RepL variant (meta device: shapes
         only) and, when timing, the training-step callables of the sites."""
         e2e = self.models['e2e']
-        block_inputs = cost.capture_block_inputs(
+        block_inputs = capture_block_inputs(
             e2e.backbone, lambda: _loss_fn(e2e, 'backbone', self.x, self.samples)())
         e2e.zero_grad(set_to_none=True)
         for name in self.models:
             if name.startswith('repl'):
-                self.sites[name] = cost.site_costs(self.models[_twin(name)].backbone,
+                self.sites[name] = site_costs(self.models[_twin(name)].backbone,
                                                    self.models[name].backbone, block_inputs,
                                                    device='meta')
         if not self.opts.train_time:
             return
         for name, sites in self.sites.items():
-            for k, f in cost.site_step_fns(sites, self.models[_twin(name)].backbone,
+            for k, f in site_step_fns(sites, self.models[_twin(name)].backbone,
                                            self.models[name].backbone, self._optimizer,
                                            self.device).items():
                 self.site_fns[f'{name}/{k}'] = f
@@ -105,7 +107,7 @@ class TrainStepBenchmark:
         times = interleaved_times(dict(steps, **self.site_fns), opts.reps, opts.warmup,
                                   self.device, opts.clock)
         for name, sites in self.sites.items():
-            cost.assign_site_times(sites, {k[len(name) + 1:]: t for k, t in times.items()
+            assign_site_times(sites, {k[len(name) + 1:]: t for k, t in times.items()
                                            if k.startswith(name + '/')})
         for name, t in times.items():
             if name not in steps:
@@ -130,7 +132,7 @@ class TrainStepBenchmark:
             ve, vr = variants[_twin(name)], variants[name]
             time_ratio = None
             if times is not None:
-                time_ratio = cost.paired_time_ratio(
+                time_ratio = paired_time_ratio(
                     self.sites[name], times[_twin(name)].samples,
                     {k[len(name) + 1:]: t.samples for k, t in times.items()
                      if k.startswith(name + '/')})
