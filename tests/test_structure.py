@@ -34,12 +34,9 @@ FORBIDDEN = {
 }
 #: known exceptions to RANK / FORBIDDEN, edge by edge (issue 22 leaves them for later: the
 #: layout branch fixed them by moving the LM vocabulary to ``utils/text.py``,
-#: ``CheckpointFormError`` to ``utils/errors.py`` and the synthetic batches of ``analysis`` out
-#: of ``testing``); a new edge of this kind fails the test
+#: ``CheckpointFormError`` to ``utils/errors.py``; the synthetic batches of ``analysis`` moved out
+#: of ``testing`` to ``adapters/batches.py``); a new edge of this kind fails the test
 KNOWN_EXCEPTIONS = {
-    # the synthetic batches the analysis runners time
-    ('repl_mm.analysis.cuda_rows', 'repl_mm.testing.batches'),
-    ('repl_mm.analysis.runners', 'repl_mm.testing.batches'),
     # CheckpointFormError of a language-model checkpoint
     ('repl_mm.evaluation.language_model', 'repl_mm.core.forms'),
     # the LM's vocabulary size
@@ -156,7 +153,7 @@ def find_cycles(graph: Dict[str, Set[str]]) -> List[List[str]]:
 
 
 def layer(module: str) -> str:
-    """``repl_mm.analysis.runners`` -> ``analysis``; ``tools.x`` -> ``tools``."""
+    """``repl_mm.analysis.predict`` -> ``analysis``; ``tools.x`` -> ``tools``."""
     parts = module.split('.')
     if parts[0] != PACKAGE:
         return parts[0]
@@ -166,7 +163,7 @@ def layer(module: str) -> str:
 def test_graph_sees_relative_and_function_level_imports(tmp_path):
     graph = import_graph()
     assert len(graph) > 20
-    runners = graph[f'{PACKAGE}.analysis.runners']
+    runners = graph[f'{PACKAGE}.analysis.train_benchmark']
     # ``from . import cost_model as cost`` and ``from .counters import ...``
     assert {f'{PACKAGE}.analysis.cost_model', f'{PACKAGE}.analysis.counters'} <= runners
     # a function-level import: build_model registers the backbones lazily

@@ -101,7 +101,8 @@ def _literal_options(items):
 
 def run_row(row, args, log):
     """Benchmarks one row; returns the stored record."""
-    from .runners import BenchmarkOptions, run_benchmark
+    from .benchmark import run_benchmark
+    from .benchmark_options import BenchmarkOptions
     from .specs import load_spec
     use_cfg = os.path.isfile(row['repl']) and os.path.isfile(row['e2e'])
     common = _literal_options(args.cfg_options)  # both models
@@ -121,7 +122,7 @@ def run_row(row, args, log):
     res = run_benchmark(repl, e2e, opts, log=log)
     if 'input_size' in row and not args.input_size:
         # the analytic prediction at the training size too (meta device: shapes only)
-        from .runners import predict_plan
+        from .predict import predict_plan
         full = load_spec(row['repl'] if use_cfg else row['preset'], options)
         full_e2e = load_spec(row['e2e'], common, full.input_size) if use_cfg else None
         plan = predict_plan(full, full_e2e, row['batch'], 'backbone', 'meta')
@@ -135,7 +136,8 @@ def run_row(row, args, log):
 def run_backends(args, log):
     """ResNet-34 inference (Table XII), paper plan and explicit plan: FP32, channels_last,
     channels_last + torch.compile, each applied to E2E, dynamic and deploy RepL alike."""
-    from .runners import BenchmarkOptions, run_benchmark
+    from .benchmark import run_benchmark
+    from .benchmark_options import BenchmarkOptions
     from .specs import load_spec
     out = {}
     for key in ('resnet34', 'resnet34-max'):

@@ -10,7 +10,7 @@ that fits, halving on out-of-memory):
   paper's "GPU Memory");
 * step time: median over ``reps`` steps timed with CUDA events (after ``warmup`` steps);
 * the analytic prediction beside them: the activation ratio of eq. 58 and the training-FLOP
-  ratio of eq. 76 (:func:`repl_mm.analysis.runners.predict_plan`, meta device), and the paper's
+  ratio of eq. 76 (:func:`repl_mm.analysis.predict.predict_plan`, meta device), and the paper's
   figures (E2E and RepL GB, time per epoch, and their ratios).
 
 :func:`format_markdown` writes ``docs/benchmarks_cuda.md`` with the GPU's name, driver, torch
@@ -27,8 +27,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from ..testing.batches import synthetic_batch
-from .runners import _loss_fn, predict_plan
+from ..adapters.batches import synthetic_batch
+from .benchmark_models import _loss_fn
+from .predict import predict_plan
 from .specs import build_model, load_spec, make_optimizer
 
 __all__ = ['ROWS', 'step_times', 'measure_model', 'measure_row', 'run_rows', 'format_markdown',

@@ -10,7 +10,6 @@ backbone layout (blocks per stage, Bottleneck or not) and returns the
 import copy
 from typing import Dict, List, Optional, Tuple, Union
 
-import torch
 from mmengine.config import Config
 from torch import nn
 
@@ -46,9 +45,9 @@ def stage_layout(backbone: nn.Module) -> Tuple[List[int], List[bool], bool]:
 def _full_backbone(cfg: Config) -> nn.Module:
     """The config's backbone with nothing removed, built on the meta device (shapes only)
     where it can be, on the CPU otherwise."""
+    from ..adapters import build_in_scope
     from ..engine.runner.scope import setup_scope
-    setup_scope(cfg)
-    from mmengine.registry import MODELS
+    scope = setup_scope(cfg)
     bb = copy.deepcopy(cfg.model['backbone'])
     bb = bb.to_dict() if hasattr(bb, 'to_dict') else dict(bb)
     for key in _PLAN_ARGS:
@@ -56,13 +55,7 @@ def _full_backbone(cfg: Config) -> nn.Module:
     if str(bb.get('type', '')).endswith('RepL'):
         bb['interval'] = None
     bb.pop('init_cfg', None)
-    try:
-        with torch.device('meta'):
-            return MODELS.build(bb)
-    except RuntimeError as e:   # mmpretrain's ResNet calls .item() while building
-        if 'meta' not in str(e):
-            raise
-    return MODELS.build(bb)
+    return build_in_scope(bb, scope, device='meta')
 
 
 def fraction_replace_blocks(cfg: Config, fraction: float

@@ -10,8 +10,8 @@ import torch
 from ..core.vit import ViTComputingLayer
 from ..models.transformer_lm import TransformerLM, TransformerLMRepL
 from .counters import count_saved_bytes
-from .runners import trainable_params
 from .timing import cuda_peak_memory, interleaved_times, paired_ratio
+from .train_step import trainable_params
 
 __all__ = ['eq50_repl_params', 'run_lm_benchmark', 'format_lm_report']
 

@@ -1,12 +1,12 @@
 """Text output of the benchmarks: :func:`format_report` (a
-:func:`~repl_mm.analysis.runners.run_benchmark` result side by side with the cost model of
-eq. 42-58), :func:`format_plan` (a :func:`~repl_mm.analysis.runners.predict_plan` result),
+:func:`~repl_mm.analysis.benchmark.run_benchmark` result side by side with the cost model of
+eq. 42-58), :func:`format_plan` (a :func:`~repl_mm.analysis.predict.predict_plan` result),
 :func:`save_json`, and the public number formatters the tools share (:func:`format_si`,
 :func:`format_bytes`, :func:`format_ms`, :func:`format_ratio`)."""
 import json
 from typing import Any, Dict, Optional
 
-from .cost_model import eta_basic, eta_vit
+from .closed_forms import eta_basic, eta_vit
 from .counters import ratio_or_none
 
 __all__ = ['format_si', 'format_bytes', 'format_ms', 'format_ratio', 'format_report',
@@ -39,7 +39,7 @@ def format_ratio(v: Optional[float]) -> str:
 
 
 def format_report(res: Dict[str, Any]) -> str:
-    """The side-by-side text of a :func:`~repl_mm.analysis.runners.run_benchmark` result."""
+    """The side-by-side text of a :func:`~repl_mm.analysis.benchmark.run_benchmark` result."""
     si, mib, ms, r4, quot = format_si, format_bytes, format_ms, format_ratio, ratio_or_none
     m = res['machine']
     lines = [f"RepL benchmark: {res['repl']}  vs  {res['e2e']}",
@@ -159,7 +159,7 @@ def plan_source(interval, replace_blocks) -> str:
 
 
 def format_plan(plan: Dict[str, Any]) -> str:
-    """The text of a :func:`~repl_mm.analysis.runners.predict_plan` result: the removed
+    """The text of a :func:`~repl_mm.analysis.predict.predict_plan` result: the removed
     blocks per stage, the per-site costs (with a one-line legend of the columns) and the
     predicted totals."""
     si, mib, r4 = format_si, format_bytes, format_ratio

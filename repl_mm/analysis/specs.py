@@ -21,7 +21,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from torch import nn
 
-from ..adapters import get_toolbox
+from ..adapters import build_in_scope, get_toolbox
 
 __all__ = ['REPL_ARGS', 'PRESETS', 'ModelSpec', 'load_spec', 'e2e_twin',
            'build_model', 'make_optimizer']
@@ -226,13 +226,12 @@ def build_model(spec: ModelSpec, overrides: Optional[dict] = None) -> nn.Module:
     from mmengine.registry import init_default_scope
 
     import repl_mm  # noqa: F401  registers the RepL backbones
-    models = get_toolbox(spec.scope).registry
     init_default_scope(spec.scope)
     cfg = ConfigDict(copy.deepcopy(spec.model))
     if overrides:
         cfg['backbone'].update(overrides)
     cfg.pop('data_preprocessor', None)  # inputs are made normalised already
-    return revert_sync_batchnorm(models.build(cfg))
+    return revert_sync_batchnorm(build_in_scope(cfg, spec.scope))
 
 
 def make_optimizer(kind: str, params) -> torch.optim.Optimizer:

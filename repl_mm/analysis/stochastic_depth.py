@@ -28,12 +28,9 @@ BACKBONES = {
 def build(cfg: dict, device):
     """An mmpretrain backbone in train mode and its SGD optimizer."""
     import torch
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
 
-    import repl_mm  # noqa: F401  registers the backbones
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg)
+    from ..adapters import build_in_scope
+    model = build_in_scope(cfg, 'mmpretrain')
     model.to(device)
     model.train()  # mmpretrain's ResNet.train() returns None: no chaining
     return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)

@@ -5,7 +5,7 @@ timed interleaved in one run.
 One measurement for the evidence tool (:mod:`.evidence`: one row per config) and the savings
 frontier (:mod:`.frontier`: one row per ``--cfg-options`` variant of one config). The batch is
 random uint8 images at the config's training crop with random labels; the step is the
-config's own optimizer on forward + loss + backward (:func:`~.runners.train_step_fn`).
+config's own optimizer on forward + loss + backward (:func:`~.train_step.train_step_fn`).
 """
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -32,8 +32,7 @@ def build_classifier(config: str, options: Optional[Mapping[str, Any]] = None):
     Raises:
         ValueError: the config is not an mmpretrain one (names the config and its scope).
     """
-    from mmengine.registry import DefaultScope
-
+    from ..adapters import build_in_scope
     from ..engine import load_config
     cfg = load_config(config)
     if cfg.get('default_scope') != 'mmpretrain':
@@ -41,9 +40,7 @@ def build_classifier(config: str, options: Optional[Mapping[str, Any]] = None):
                          f"default_scope is {cfg.get('default_scope')!r}")
     if options:
         cfg.merge_from_dict(dict(options))
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg.model)
+    model = build_in_scope(cfg.model, 'mmpretrain')
     model.init_weights()
     return cfg, model.train()
 
@@ -85,8 +82,8 @@ def measure_train_steps(variants: Mapping[str, Tuple[str, Optional[Mapping[str, 
     """
     from mmengine.optim import build_optim_wrapper
 
-    from .runners import train_step_fn, train_step_saved_bytes, trainable_params
     from .timing import interleaved_times
+    from .train_step import train_step_fn, train_step_saved_bytes, trainable_params
     out, steps = {}, {}
     for name, (config, options) in variants.items():
         cfg, model = build_classifier(config, options)

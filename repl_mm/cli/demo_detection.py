@@ -114,13 +114,14 @@ def _measure(seed: int, reps: int) -> Dict[str, Dict[str, float]]:
     """In this one process, for both models on the same training batch: trainable parameters,
     what one training step saves for backward, and the time of a full training step (forward,
     backward, Adam step; median of ``reps`` repetitions run interleaved, ABBA)."""
-    from mmdet.registry import MODELS as DET_MODELS
     from mmengine.runner import Runner
+
+    from ..adapters import build_in_scope
     out, steps = {}, {}
     for name, config in MODELS:
         cfg = load_config(osp.join(ROOT, config))
         torch.manual_seed(seed)
-        model = DET_MODELS.build(cfg.model)
+        model = build_in_scope(cfg.model, 'mmdet')
         model.init_weights()
         loader_cfg = dict(cfg.train_dataloader)
         loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)

@@ -36,8 +36,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    from mmseg.registry import MODELS
-    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    from ..adapters import build_in_scope
+    model = revert_sync_batchnorm(build_in_scope(cfg.model, 'mmseg'))
     if hasattr(model, 'auxiliary_head'):
         model.auxiliary_head = None  # inference path only, as mmseg's get_flops.py
     model.eval()

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import Tensor, nn
 
-from ..adapters import get_toolbox
+from ..adapters import build_in_scope, get_toolbox
 from ..core.stage import computing_layers
 
 __all__ = ['LAYOUTS', 'RESNET_TYPES', 'ConversionReport', 'unwrap_state_dict', 'detect_layout',
@@ -255,17 +255,13 @@ def build_repl_target(config: Optional[str] = None, depth: Optional[int] = None,
                                            replace_blocks=replace_blocks), None
 
     from mmengine.config import Config
-    from mmengine.registry import DefaultScope
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     toolbox = get_toolbox(cfg.get('default_scope', 'mmpretrain'))
     importlib.import_module(f'{toolbox.package}.utils').register_all_modules(
         init_default_scope=False)
-    scope, registry = toolbox.scope, toolbox.registry
-    model_cfg = cfg.model.copy()
-    with DefaultScope.overwrite_default_scope(scope):
-        model = registry.build(model_cfg)
+    model = build_in_scope(cfg.model.copy(), toolbox.scope)
     if hasattr(model, 'backbone'):
         backbone = model.backbone
         head_state = OrderedDict((k, v) for k, v in model.state_dict().items()

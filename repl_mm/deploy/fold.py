@@ -148,8 +148,7 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     Returns:
         (model, cfg)
     """
-    from mmengine.registry import MODELS
-
+    from ..adapters.build import build_in_scope
     from ..engine.runner.build import load_config
     from ..utils.inputs import check_config_file, one_line
     check_config_file(config)
@@ -165,7 +164,7 @@ def build_model_from_config(config: str, cfg_options: Optional[dict] = None,
     if cfg.get('data_preprocessor') is not None:  # mmpretrain configs: as the Runner merges it
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     try:
-        model = MODELS.build(model_cfg)
+        model = build_in_scope(model_cfg, cfg.default_scope)
     except KeyError as e:   # an unknown type: the registry names it
         raise ValueError(f'config {config!r}: {one_line(e)}') from None
     return model, cfg

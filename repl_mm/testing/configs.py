@@ -5,11 +5,9 @@ must change exactly the ablated keys; :func:`config_diff` is how their tests say
 """
 from typing import Any, Dict, Mapping, Tuple
 
-import torch
-from mmengine.registry import DefaultScope
 from torch import nn
 
-from ..adapters import get_toolbox
+from ..adapters import build_in_scope
 
 __all__ = ['MISSING', 'flatten_config', 'config_diff', 'build_model']
 
@@ -58,13 +56,4 @@ def build_model(model_cfg: Mapping, scope: str = 'mmpretrain', meta: bool = True
     """Builds ``model_cfg`` in ``scope``'s registry; with ``meta`` on the meta device where the
     model allows it (shapes only, no memory: ImageNet ViTs), else on the CPU (mmpretrain's
     ResNet calls ``.item()`` while building, which the meta device refuses)."""
-    registry = get_toolbox(scope).registry
-    with DefaultScope.overwrite_default_scope(scope):
-        if meta:
-            try:
-                with torch.device('meta'):
-                    return registry.build(model_cfg)
-            except RuntimeError as e:
-                if 'meta' not in str(e):
-                    raise
-        return registry.build(model_cfg)
+    return build_in_scope(model_cfg, scope, device='meta' if meta else None)

@@ -5,7 +5,19 @@ import torch
 from mmpretrain.registry import MODELS as CLS
 
 from repl_mm.analysis import cost_model as cost
+from repl_mm.analysis.blocks import backbone_stages
+from repl_mm.analysis.closed_forms import (
+    basic_block_params,
+    bottleneck_params,
+    eta_basic,
+    eta_vit,
+    flop_ratio_eq55,
+    param_ratio_eq52,
+    vit_block_params,
+)
 from repl_mm.analysis.counters import count_flops, count_saved_bytes, num_params
+from repl_mm.analysis.site_timing import paired_time_ratio, time_sites
+from repl_mm.analysis.sites import capture_block_inputs, site_costs
 
 
 def build_pair(e2e_cfg: dict, **repl_args):
@@ -20,10 +32,10 @@ def build_pair(e2e_cfg: dict, **repl_args):
 def predict(e2e, repl, shape, device='meta'):
     """The CostModel of ``repl``'s plan, from the E2E backbone alone (meta device)."""
     x = torch.randn(shape)
-    inputs = cost.capture_block_inputs(e2e, lambda: e2e(x))
+    inputs = capture_block_inputs(e2e, lambda: e2e(x))
     fwd = count_flops(lambda: e2e(x)).total
     act = count_saved_bytes(lambda: e2e(x), e2e).activation
-    sites = cost.site_costs(e2e, repl, inputs, device=device)
+    sites = site_costs(e2e, repl, inputs, device=device)
     return cost.CostModel(sites, repl.removal_plan, num_params(e2e), num_params(e2e, True),
                           fwd, act, interval=getattr(repl, 'interval', None))
 
@@ -79,20 +91,20 @@ def test_eq42_frozen_and_non_trainable_norm():
 @pytest.mark.parametrize('depth,bottleneck', [(18, False), (50, True)])
 def test_closed_forms_eq43_eq46_match_counted_blocks(depth, bottleneck):
     e2e = CLS.build(dict(type='ResNet', depth=depth))
-    for stage in cost.backbone_stages(e2e):
+    for stage in backbone_stages(e2e):
         for _, (name, block) in list(stage.items())[1:]:  # non-transition blocks
             c = block.conv2.out_channels if not bottleneck else block.conv3.out_channels
             if bottleneck:
-                want = cost.bottleneck_params(c, block.conv2.out_channels)
+                want = bottleneck_params(c, block.conv2.out_channels)
             else:
-                want = cost.basic_block_params(c)
+                want = basic_block_params(c)
             assert num_params(block) == want, name
 
 
 def test_closed_form_eq49_matches_counted_vit_block():
     vit = CLS.build(dict(type='VisionTransformer', arch='deit-tiny', img_size=32, patch_size=8))
     d = vit.embed_dims
-    assert num_params(vit.layers[0]) == cost.vit_block_params(d) == 12 * d * d + 13 * d
+    assert num_params(vit.layers[0]) == vit_block_params(d) == 12 * d * d + 13 * d
 
 
 def test_eq53_flops_predicted_equal_measured_up_to_synthesis():
@@ -107,7 +119,7 @@ def test_eq53_flops_predicted_equal_measured_up_to_synthesis():
         assert cm.pred_flops == count_flops(lambda: repl(x)).total, case
     e2e, repl = build_pair(dict(type='CifarResNet', depth=32))
     cm = predict(e2e, repl, (2, 3, 16, 16))
-    assert [s.eta for s in cm.sites] == [cost.eta_basic()] * 3
+    assert [s.eta for s in cm.sites] == [eta_basic()] * 3
     assert cm.synthesis_flops > 0
     # Bottleneck computing layer of eq. 15 runs the same three convolutions: eta = 1
     e2e, repl = build_pair(dict(type='ResNet', depth=50))
@@ -172,9 +184,9 @@ def test_site_costs_on_meta_equal_cpu(cfg, shape):
 
 
 def test_homogeneous_approximations():
-    assert cost.param_ratio_eq52(4, 0, 100) == 0.75
-    assert cost.flop_ratio_eq55(4, 0.5) == 0.875
-    assert cost.eta_vit(197, 384) == pytest.approx(1 / (12 + 2 * 197 / 384))
+    assert param_ratio_eq52(4, 0, 100) == 0.75
+    assert flop_ratio_eq55(4, 0.5) == 0.875
+    assert eta_vit(197, 384) == pytest.approx(1 / (12 + 2 * 197 / 384))
     e2e, repl = build_pair(dict(type='CifarResNet', depth=32))
     cm = predict(e2e, repl, (2, 3, 16, 16))
     cm.num_blocks = 15
@@ -187,7 +199,7 @@ def test_homogeneous_approximations():
 def test_time_sites_fill_times_and_share_equal_sites():
     e2e, repl = build_pair(dict(type='CifarResNet', depth=32))
     cm = predict(e2e, repl, (2, 3, 8, 8))
-    cost.time_sites(cm.sites, e2e, repl, lambda p: torch.optim.SGD(p, lr=0.01), reps=1,
+    time_sites(cm.sites, e2e, repl, lambda p: torch.optim.SGD(p, lr=0.01), reps=1,
                     warmup=0)
     for s in cm.sites:
         assert s.time > 0 and s.layer_time > 0 and s.synthesis_time > 0
@@ -197,9 +209,9 @@ def test_time_sites_fill_times_and_share_equal_sites():
         1.0 - sum(s.time - s.layer_time for s in cm.sites))
     samples = {f'{s.name}:block': [s.time] for s in cm.sites}
     samples.update({f'{s.name}:layer': [s.layer_time] for s in cm.sites})
-    assert cost.paired_time_ratio(cm.sites, [1.0], samples) == pytest.approx(cm.pred_time)
+    assert paired_time_ratio(cm.sites, [1.0], samples) == pytest.approx(cm.pred_time)
 
 
 def test_backbone_stages_rejects_other_modules():
     with pytest.raises(ValueError, match='not a supported backbone'):
-        cost.backbone_stages(torch.nn.Linear(2, 2))
+        backbone_stages(torch.nn.Linear(2, 2))

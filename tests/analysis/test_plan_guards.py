@@ -7,7 +7,7 @@ from mmengine.registry import DefaultScope
 
 from repl_mm.adapters import get_toolbox
 from repl_mm.analysis import load_spec, predict_plan
-from repl_mm.analysis.cost_model import computing_layer_params
+from repl_mm.analysis.blocks import computing_layer_params
 
 
 def build(**cfg):

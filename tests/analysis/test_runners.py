@@ -1,7 +1,7 @@
-"""repl_mm.analysis.runners: benchmark options."""
+"""repl_mm.analysis.benchmark_options: benchmark options."""
 import pytest
 
-from repl_mm.analysis import runners
+from repl_mm.analysis import benchmark_options as runners
 
 
 def test_options_are_validated():

@@ -9,7 +9,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from repl_mm.analysis.cost_model import basic_block_params, bottleneck_params
+from repl_mm.analysis.closed_forms import basic_block_params, bottleneck_params
 from repl_mm.core.stage import computing_layers
 from repl_mm.engine import detect_scope
 

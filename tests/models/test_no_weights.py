@@ -15,6 +15,7 @@ from torch import nn
 
 from repl_mm.analysis import cost_model as cost
 from repl_mm.analysis.counters import count_flops, count_saved_bytes, num_params
+from repl_mm.analysis.sites import capture_block_inputs, site_costs
 from repl_mm.core.layer import ComputingLayer
 from repl_mm.core.own import (
     OwnBasicBlockComputingLayer,
@@ -139,11 +140,11 @@ def test_params_and_exact_deploy_fold(case):
 
 def _cost(e2e, repl, shape):
     x = torch.randn(shape)
-    inputs = cost.capture_block_inputs(e2e, lambda: e2e(x))
+    inputs = capture_block_inputs(e2e, lambda: e2e(x))
     fwd = count_flops(lambda: e2e(x)).total
     tfl = count_flops(lambda: sum(o.sum() for o in e2e(x)).backward()).total
     act = count_saved_bytes(lambda: e2e(x), e2e).activation
-    sites = cost.site_costs(e2e, repl, inputs)
+    sites = site_costs(e2e, repl, inputs)
     return cost.CostModel(sites, repl.removal_plan, num_params(e2e), num_params(e2e, True),
                           fwd, act, train_flops=tfl)
 

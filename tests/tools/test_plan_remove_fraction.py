@@ -63,7 +63,7 @@ def test_config_that_cannot_build_gets_one_line(tmp_path, capsys):
     """issue 23 item 5: plan.py on a config whose model cannot be built from the config alone
     (here: a model that needs a missing data file) -> one line naming it, no traceback."""
     from repl_mm.analysis import load_spec
-    from repl_mm.analysis.runners import ConfigBuildError, build_from_config_alone
+    from repl_mm.analysis.predict import ConfigBuildError, build_from_config_alone
     cfg = tmp_path / 'lm.py'
     cfg.write_text(f"_base_ = '{ROOT}/configs/transformer-lm-12l_repl_wikitext2.py'\n"
                    f"data_root = '{tmp_path}/nowhere'\n"

@@ -1,12 +1,12 @@
 """Synthetic training batches for a toolbox model: random normalised images and matching ground
 truth, so that ``model.loss`` runs without a dataset (the benchmarks of
-:mod:`repl_mm.analysis` and the tests)."""
+:mod:`repl_mm.analysis` and the tests; ``repl_mm.testing`` re-exports it)."""
 from typing import List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from ..adapters import TOOLBOX_SCOPES, get_toolbox
+from .toolbox import TOOLBOX_SCOPES, get_toolbox
 
 __all__ = ['SCOPES', 'synthetic_batch']
 
