@@ -167,10 +167,15 @@ def train_all(args, estimate: Dict[str, float]) -> Dict[str, Dict[str, Any]]:
 def measure(configs: Sequence[str], batch_size: int, reps: int, warmup: int
             ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Any]]:
     """Params, activation bytes and step time of every config, measured in one run."""
+    import torch
+
     from .timing import machine_info
     from .train_cost import measure_train_steps
+    # one torch thread: the process CPU time is the step's own, whatever else runs on the
+    # machine (the trainings beside it); several threads: wall time
+    clock = 'cpu' if torch.get_num_threads() == 1 else 'wall'
     measured = measure_train_steps({c: (c, None) for c in configs}, batch_size=batch_size,
-                                   reps=reps, warmup=warmup)
+                                   reps=reps, warmup=warmup, clock=clock)
     rows = {}
     for config, m in measured.items():
         t = m['timing']
@@ -179,7 +184,7 @@ def measure(configs: Sequence[str], batch_size: int, reps: int, warmup: int
                             activation_bytes=m['activation_bytes'], input_size=list(m['size']),
                             backbone=m['cfg'].model.backbone.type, batch_size=batch_size,
                             step_time_s=t.median, step_time_q=[t.q1, t.q3])
-    return rows, dict(machine_info('cpu'), reps=reps, warmup=warmup)
+    return rows, dict(machine_info('cpu'), reps=reps, warmup=warmup, clock=clock)
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,7 +212,9 @@ def format_section(args, rows: Dict[str, Dict[str, Any]], accuracy: Dict[str, Di
               f"{machine['torch_threads']} torch threads, torch {machine['torch']}, Python "
               f"{machine['python']}, CPU only. Cost: batch {args.batch_size} of random images "
               f"at each config's training crop; step time = forward + loss + backward + the "
-              f"config's optimizer step, median of {args.reps} interleaved repetitions; "
+              f"config's optimizer step, median of {args.reps} interleaved repetitions"
+              + (' timed in process CPU time (one thread)' if machine.get('clock') == 'cpu'
+                 else '') + '; '
               'activation = bytes autograd saves for backward in that step. Percentages: vs '
               'the first config of the same backbone family.', '']
     if accuracy:

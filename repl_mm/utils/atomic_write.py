@@ -15,14 +15,16 @@ tests: ``monkeypatch.setattr(repl_mm.utils.atomic_write, '_sync', ...)``).
 """
 import os
 import os.path as osp
+import socket
 import uuid
 from typing import Any, Callable
 
 __all__ = ['atomic_write', 'atomic_write_text', 'temporary_name', 'publish_temporary',
            'TMP_MARKER']
 
-#: temporary files are named ``.<target name>.tmp-<pid>-<random>``
+#: temporary files are named ``.<target name>.tmp-<host>-<pid>-<random>``
 TMP_MARKER = '.tmp-'
+_HOST = socket.gethostname().replace('/', '_') or 'host'
 
 
 def _sync(f: Any) -> None:
@@ -45,8 +47,9 @@ def _fsync_dir(dirname: str) -> None:
 
 
 def temporary_name(name: str) -> str:
-    """``.<name>.tmp-<pid>-<random>``: the temporary file a save of ``name`` writes first."""
-    return f'.{name}{TMP_MARKER}{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    """``.<name>.tmp-<host>-<pid>-<random>``: the temporary file a save of ``name`` writes
+    first (host and process tell a killed save's leftover from a save in flight)."""
+    return f'.{name}{TMP_MARKER}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}'
 
 
 def publish_temporary(tmp: str, path: str) -> None:
@@ -94,12 +97,37 @@ def atomic_write(path: str, write: Callable[[Any], None]) -> None:
     publish_temporary(tmp, path)   # fsync, rename, folder fsync, stale temporaries removed
 
 
+def _writer_is_gone(rest: str) -> bool:
+    """Whether the save that named its temporary ``<host>-<pid>-<random>`` (``rest``) is over:
+    written on this host by a process that no longer runs. A temporary of a live process (another
+    run writing the same file, another thread of this one) or of another host (a shared file
+    system) may be a save in flight and is kept."""
+    parts = rest.rsplit('-', 2)
+    if len(parts) != 3 or parts[0] != _HOST:
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:   # exists, owned by another user
+        return False
+    return False
+
+
 def _remove_stale_temporaries(dirname: str, name: str) -> None:
     """Deletes the temporary files of ``name`` left by saves that were killed (a complete
-    ``name`` now exists, so they hold nothing that is not in it or older)."""
+    ``name`` now exists, so they hold nothing that is not in it or older). Never one of a save
+    that may still be running: concurrent writers of one file (two seeds of a config updating
+    its ``multi_seed.json``) each publish their own."""
     prefix = f'.{name}{TMP_MARKER}'
     for entry in os.listdir(dirname):
-        if entry.startswith(prefix):
+        if entry.startswith(prefix) and _writer_is_gone(entry[len(prefix):]):
             try:
                 os.unlink(osp.join(dirname, entry))
             except OSError:

@@ -28,15 +28,53 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ['ckpt.pth']
 
 
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)     # exited and reaped: no process has this pid now
+
+
 def test_publish_temporary_removes_stale_temporaries(tmp_path):
+    """A killed save's leftover (this host, a process that no longer runs) is removed; one of a
+    live process (a save in flight) or of another host is kept."""
     path = tmp_path / 'model.onnx'
-    stale = tmp_path / aw.temporary_name('model.onnx')
+    prefix = '.model.onnx' + aw.TMP_MARKER
+    stale = tmp_path / f'{prefix}{aw._HOST}-{_dead_pid()}-0000aaaa'
     stale.write_bytes(b'killed save')
+    live = tmp_path / f'{prefix}{aw._HOST}-{os.getppid()}-0000bbbb'
+    live.write_bytes(b'in flight')
+    other = tmp_path / f'{prefix}another-host-{_dead_pid()}-0000cccc'
+    other.write_bytes(b'another host')
     tmp = tmp_path / aw.temporary_name('model.onnx')
     tmp.write_bytes(b'done')
     aw.publish_temporary(str(tmp), str(path))
     assert path.read_bytes() == b'done'
-    assert sorted(os.listdir(tmp_path)) == ['model.onnx']
+    assert sorted(os.listdir(tmp_path)) == sorted(['model.onnx', live.name, other.name])
+
+
+def test_concurrent_writers_of_one_file_all_succeed(tmp_path):
+    """Two runs (or threads) publishing the same file at once: each rename finds its own
+    temporary (a stale-temporary sweep once removed the other's: FileNotFoundError)."""
+    import threading
+    path = tmp_path / 'multi_seed.json'
+    errors = []
+
+    def writer(k):
+        for i in range(40):
+            try:
+                aw.atomic_write_text(str(path), f'{k} {i}\n')
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert path.read_text().split()[1] == '39'
+    assert [n for n in os.listdir(tmp_path) if aw.TMP_MARKER in n] == []
 
 
 def test_engine_and_deploy_use_the_one_implementation():
