@@ -7,6 +7,11 @@
 # newest release; this machine's pip constraint caps it at 2.14.1). All versions come from
 # repl_mm/version.py (ONEDL_STACK). Idempotent: a stamp makes a second run instant.
 # torch is installed with `pip --isolated` (the registry build, as tools/install_env.sh does).
+# onedl-mmcv's ops follow tools/install_env.sh's rule (repl_mm/utils/envcheck.py `mode`): CPU
+# ops without a GPU; CUDA ops with one or FORCE_CUDA=1, built by repl_mm/utils/cuda_toolchain.py
+# (`build --package onedl-mmcv==...`: CUDA_FROM=system|pip, TORCH_CUDA_ARCH_LIST, MAX_JOBS, the
+# wheel kept in .whl/mmcv-cuda/ and verified: docs/gpu.md). Both builds take the source through
+# `cuda_toolchain.py source`, which patches it for torch >= 2.14 (C++20).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,9 +29,28 @@ BUILD_PKGS=("setuptools>=77,<81" wheel ninja)
 EXTRA_PKGS=(pycocotools ftfy regex "opencv-python-headless" pytest pytest-timeout onnx onnxruntime
             scikit-learn)
 
-stamp="$(printf '%s\n' "${PINS[@]}" "${BUILD_PKGS[@]}" "${EXTRA_PKGS[@]}" | sha256sum | cut -c1-16)"
+TOOLCHAIN="$root/repl_mm/utils/cuda_toolchain.py"
+# cpu or cuda (FORCE_CUDA=1/0 forces); stops here when nvidia-smi exists but fails
+OPS_MODE="$("$PY" "$root/repl_mm/utils/envcheck.py" mode)"
+# 0 when the installed onedl-mmcv has the ops of OPS_MODE (CUDA: compiled with torch's CUDA major)
+mmcv_ok() {
+  "$VENV/bin/python" - "${MMCV_PKG#*==}" "$OPS_MODE" <<'PYEOF' 2>/dev/null
+import sys
+import mmcv, torch
+from mmcv.ops import get_compiling_cuda_version
+want, mode = sys.argv[1:]
+cuda = get_compiling_cuda_version()
+ok = mmcv.__version__ == want and (mode == 'cpu' or (
+    cuda not in (None, 'not available') and torch.version.cuda
+    and cuda.split('.')[0] == torch.version.cuda.split('.')[0]))
+sys.exit(0 if ok else 1)
+PYEOF
+}
+
+stamp="$(printf '%s\n' "${PINS[@]}" "${BUILD_PKGS[@]}" "${EXTRA_PKGS[@]}" "OPS_MODE=$OPS_MODE" \
+         "TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-}" "CUDA_FROM=${CUDA_FROM:-}" | sha256sum | cut -c1-16)"
 if [[ -f "$VENV/.repl_mm_stamp" && "$(cat "$VENV/.repl_mm_stamp")" == "$stamp" ]] \
-   && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null; then
+   && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null && mmcv_ok; then
   echo "install-onedl: $VENV is up to date ($stamp)"
   exit 0
 fi
@@ -36,7 +60,16 @@ start=$SECONDS
 "${PIP[@]}" -q "${BUILD_PKGS[@]}" "numpy>=2"
 "${PIP[@]}" -q "${TORCH_PKGS[@]}"
 "${PIP[@]}" -q "$MMENGINE_PKG"
-if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '${MMCV_PKG#*==}')" 2>/dev/null; then
+if [[ "$OPS_MODE" == cuda ]]; then
+  if ! mmcv_ok; then
+    # the compiler wheels of torch's CUDA release (used by CUDA_FROM=pip, or unset without a
+    # matching system nvcc), then the build, reused from .whl/mmcv-cuda/ when it fits
+    mapfile -t NVCC_SPECS < <("$VENV/bin/python" "$TOOLCHAIN" specs)
+    "${PIP[@]}" -q "${NVCC_SPECS[@]}"
+    echo "install-onedl: building $MMCV_PKG with CUDA ops (docs/gpu.md)"
+    MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$VENV/bin/python" "$TOOLCHAIN" build --package "$MMCV_PKG"
+  fi
+elif ! mmcv_ok; then
   # the compiled wheel is kept outside the clone (like pip's cache), one folder per torch, so a
   # second clone or CI run on this machine installs it in seconds instead of building again
   torch_v="$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"
@@ -48,16 +81,10 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version_
     t0=$SECONDS
     # Upstream breakage (docs/compatibility.md): onedl-mmcv 2.3.6's setup.py passes -std=c++17,
     # which overrides torch's own flag, and torch >= 2.14's headers need C++20 ("#error C++20 or
-    # later compatible compiler is required to use ATen"). Build the sdist with C++20 then.
+    # later compatible compiler is required to use ATen"): `source` patches it then.
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
-    "$VENV/bin/python" -m pip download --isolated --disable-pip-version-check -q --no-deps --no-binary :all: -d "$tmp" "$MMCV_PKG"
-    tar -xzf "$tmp"/*.tar.gz -C "$tmp"
-    src="$(ls -d "$tmp"/*/)"
-    if "$VENV/bin/python" -c "import sys, torch; v = tuple(int(p) for p in torch.__version__.split('+')[0].split('.')[:2]); sys.exit(v < (2, 14))"; then
-      sed -i "s/'-std=c++17'/'-std=c++20'/g" "$src/setup.py"
-      echo "install-onedl: torch >= 2.14: building $MMCV_PKG with -std=c++20 (setup.py patched)"
-    fi
+    src="$("$VENV/bin/python" "$TOOLCHAIN" source "$MMCV_PKG" "$tmp")"
     FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" MMCV_WITH_OPS=1 \
       "$VENV/bin/python" -m pip wheel --isolated --disable-pip-version-check -q --no-deps \
       --no-build-isolation -w "$WHEELS" "$src"
@@ -70,5 +97,6 @@ fi
 "${PIP[@]}" -q "${REST[@]}" "${EXTRA_PKGS[@]}" "${TORCH_PKGS[@]}" "$MMENGINE_PKG" "$MMCV_PKG"
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$root"
 "$VENV/bin/python" -c "import numpy, torch, torchvision, mmengine, mmcv.ops, mmdet, mmseg, mmpretrain; print('install-onedl: torch', torch.__version__, 'torchvision', torchvision.__version__, 'numpy', numpy.__version__, 'mmengine', mmengine.__version__, 'mmcv', mmcv.__version__, 'mmdet', mmdet.__version__, 'mmseg', mmseg.__version__, 'mmpretrain', mmpretrain.__version__)"
+mmcv_ok || { echo "install-onedl: STOP -- the installed $MMCV_PKG lacks the $OPS_MODE ops it was built with (replaced by the last pip step?)" >&2; exit 2; }
 echo "$stamp" > "$VENV/.repl_mm_stamp"
 echo "install-onedl: done in $((SECONDS - start)) s"

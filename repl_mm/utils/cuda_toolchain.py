@@ -41,6 +41,10 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple  
 ROUTES = ('system', 'pip')
 DEFAULT_ARCH_LIST = '8.0;9.0'
 MMCV_VERSION = '2.1.0'
+#: the distributions ``build --package`` accepts: OpenMMLab's mmcv (the pinned stack) and
+#: OneDL's maintained fork (``tools/install_onedl_env.sh``); both install the module ``mmcv``
+PACKAGES = ('mmcv', 'onedl-mmcv')
+DEFAULT_PACKAGE = f'mmcv=={MMCV_VERSION}'
 HOME_MARKER = '.repl_mm_cuda_home'  # only a folder carrying it is ever replaced
 ARCH_RE = re.compile(r'^(\d+)\.(\d)([af]?)(\+PTX)?$')
 #: headers torch's ``ATen/cuda/CUDAContext.h`` includes besides the runtime's
@@ -505,7 +509,8 @@ def nms_gpu_vs_cpu(seed: int = 0, n: int = 300) -> Dict[str, object]:
 
 
 def verify_mmcv(entries: Sequence[str], cuda_home: Optional[str],
-                run: Runner = subprocess.run) -> Dict[str, object]:
+                run: Runner = subprocess.run,
+                expected_version: Optional[str] = None) -> Dict[str, object]:
     """Checks the installed mmcv without a GPU (and with one when present): ``mmcv.ops``
     imports, ``get_compiling_cuda_version()`` is ``torch.version.cuda``, a cubin for every
     requested arch; with a GPU, ``nms`` on the GPU equals the CPU result.
@@ -523,6 +528,8 @@ def verify_mmcv(entries: Sequence[str], cuda_home: Optional[str],
         out['compiled_cuda'] = get_compiling_cuda_version()
     except Exception as e:  # noqa: BLE001 -- reported as the problem
         return dict(out, problems=[f'mmcv.ops does not import: {type(e).__name__}: {e}'])
+    if expected_version and out['mmcv'] != expected_version:
+        problems.append(f'mmcv {out["mmcv"]} is installed, the build was of {expected_version}')
     if out['compiled_cuda'] != torch.version.cuda:
         problems.append(f'mmcv ops compiled with CUDA {out["compiled_cuda"]}, torch uses CUDA '
                         f'{torch.version.cuda}')
@@ -642,18 +649,89 @@ def count_warnings(log: str) -> Dict[str, int]:
     return dict(kinds.most_common())
 
 
-def wheel_key(torch_version: str, tcuda: str, release: str, entries: Sequence[str]) -> str:
+def split_package(spec: str) -> Tuple[str, str]:
+    """``'onedl-mmcv==2.3.6'`` -> ``('onedl-mmcv', '2.3.6')``; anything else is refused naming
+    the allowed forms."""
+    name, sep, version = spec.partition('==')
+    if not sep or name not in PACKAGES or not re.fullmatch(r'\d+(\.\d+)+', version):
+        raise ToolchainError(f'--package {spec!r}: allowed values are '
+                             f'{" or ".join(p + "==X.Y.Z" for p in PACKAGES)} (e.g. '
+                             f'{DEFAULT_PACKAGE}, onedl-mmcv==2.3.6)')
+    return name, version
+
+
+def wheel_key(torch_version: str, tcuda: str, release: str, entries: Sequence[str],
+              package: str = DEFAULT_PACKAGE) -> str:
     """The folder name of a built wheel: everything that makes it fit an environment."""
+    name, version = split_package(package)
     archs = '-'.join(e.replace('.', '').replace('+PTX', 'ptx') for e in entries)
     py = f'py{sys.version_info[0]}{sys.version_info[1]}'
-    return (f'mmcv-{MMCV_VERSION}-torch{torch_version.replace("+", "_")}-cu{tcuda}'
+    return (f'{name}-{version}-torch{torch_version.replace("+", "_")}-cu{tcuda}'
             f'-nvcc{release}-sm{archs}-{py}')
+
+
+def needs_cxx20(torch_version: str) -> bool:
+    """torch >= 2.14's headers refuse anything older than C++20 (``#error C++20 or later
+    compatible compiler is required to use ATen``)."""
+    parts = re.findall(r'\d+', torch_version.split('+')[0])[:2]
+    return tuple(int(p) for p in parts) >= (2, 14)
+
+
+def patch_cxx_standard(setup_py: str, torch_version: str) -> List[str]:
+    """mmcv's ``setup.py`` (2.1.0 and onedl-mmcv 2.3.6) passes ``-std=c++17``, which overrides
+    torch's own flag; with torch >= 2.14 that is replaced by ``-std=c++20`` in ``setup_py``.
+
+    Returns:
+        list: the patches applied (empty when none was needed), for the build record.
+    """
+    with open(setup_py) as f:
+        text = f.read()
+    if not needs_cxx20(torch_version) or "'-std=c++17'" not in text:
+        return []
+    n = text.count("'-std=c++17'")
+    with open(setup_py, 'w') as f:
+        f.write(text.replace("'-std=c++17'", "'-std=c++20'"))
+    return [f"setup.py: '-std=c++17' -> '-std=c++20' ({n}x; torch {torch_version} needs C++20)"]
+
+
+def prepare_source(package: str, dest: str, torch_version: str,
+                   sdist: Optional[str] = None) -> Tuple[str, List[str]]:
+    """The source tree to build ``package`` from: ``sdist`` (a ``.tar.gz``, the offline kit's)
+    or the registry's source archive, unpacked into ``dest`` and patched for torch
+    (:func:`patch_cxx_standard`). The one source preparation of the CPU build of
+    ``tools/install_onedl_env.sh`` and the CUDA builds here.
+
+    Returns:
+        tuple: the source folder and the patches applied.
+    """
+    import tarfile
+    split_package(package)
+    os.makedirs(dest, exist_ok=True)
+    if sdist is None:
+        rc, _ = _pip(['download', '--isolated', '--disable-pip-version-check', '-q', '--no-deps',
+                      '--no-binary', ':all:', '-d', dest, package])
+        archives = [n for n in os.listdir(dest) if n.endswith(('.tar.gz', '.zip'))]
+        if rc != 0 or not archives:
+            raise ToolchainError(f'pip could not download the source archive of {package} '
+                                 f'(exit {rc}); offline, pass --sdist PATH')
+        sdist = os.path.join(dest, archives[0])
+    with tarfile.open(sdist) as tar:
+        top = {m.name.split('/')[0] for m in tar.getmembers()}
+        if hasattr(tarfile, 'data_filter'):  # Python >= 3.11.4 / 3.12: no path escapes
+            tar.extractall(dest, filter='data')
+        else:
+            tar.extractall(dest)
+    if len(top) != 1:
+        raise ToolchainError(f'{sdist}: expected one top folder in the archive, found '
+                             f'{sorted(top)}')
+    src = os.path.join(dest, top.pop())
+    return src, patch_cxx_standard(os.path.join(src, 'setup.py'), torch_version)
 
 
 def _pip(args: Sequence[str], env: Optional[Dict[str, str]] = None,
          log: Optional[str] = None) -> Tuple[int, str]:
     cmd = [sys.executable, '-m', 'pip', *args]
-    print('cuda-build: ' + ' '.join(cmd), flush=True)
+    print('cuda-build: ' + ' '.join(cmd), file=sys.stderr, flush=True)
     if log:
         with open(log, 'a') as f:
             proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
@@ -672,18 +750,23 @@ def install_specs(specs: List[str]) -> None:
 
 
 def build_mmcv(plan: Plan, wheel_root: str, env: Dict[str, str], sdist: Optional[str] = None,
-               rebuild: bool = False) -> Dict[str, object]:
-    """Builds (or reuses) the mmcv CUDA wheel for ``plan`` under ``wheel_root/<key>/``,
-    installs it (``--no-deps --force-reinstall``) and verifies it; writes ``record.json``
-    beside the wheel.
+               rebuild: bool = False, package: str = DEFAULT_PACKAGE) -> Dict[str, object]:
+    """Builds (or reuses) the CUDA wheel of ``package`` for ``plan`` under
+    ``wheel_root/<key>/``, installs it (``--no-deps --force-reinstall``) and verifies it;
+    writes ``record.json`` beside the wheel.
 
     Args:
-        sdist (str, optional): an mmcv source archive to build (the offline kit); default the
-            registry's ``mmcv==2.1.0``.
+        sdist (str, optional): a source archive to build (the offline kit); default the
+            registry's source of ``package``.
         rebuild (bool): build even when a wheel for this key exists.
+        package (str): ``mmcv==2.1.0`` (default) or ``onedl-mmcv==2.3.6`` (the OneDL stack).
+            With torch >= 2.14 the source is unpacked and built with C++20
+            (:func:`prepare_source`); otherwise pip builds the archive or the registry's
+            source directly.
     """
     tv, tcuda = torch_cuda()
-    key = wheel_key(tv, tcuda, plan.release, plan.arch_list)
+    name, version = split_package(package)
+    key = wheel_key(tv, tcuda, plan.release, plan.arch_list, package)
     folder = os.path.join(wheel_root, key)
     wheels = sorted(n for n in os.listdir(folder) if n.endswith('.whl')) \
         if os.path.isdir(folder) else []
@@ -701,18 +784,20 @@ def build_mmcv(plan: Plan, wheel_root: str, env: Dict[str, str], sdist: Optional
         open(log, 'w').close()
         build_env = dict(env, **plan.env, FORCE_CUDA='1', MMCV_WITH_OPS='1')
         build_env.setdefault('MAX_JOBS', str(os.cpu_count() or 2))
-        print(f'cuda-build: building mmcv {MMCV_VERSION} with CUDA ops: nvcc {plan.release} '
+        source, patches = sdist or package, []
+        if needs_cxx20(tv):
+            source, patches = prepare_source(package, os.path.join(folder, 'src'), tv, sdist)
+        print(f'cuda-build: building {package} with CUDA ops: nvcc {plan.release} '
               f'({plan.route}: {plan.nvcc}), TORCH_CUDA_ARCH_LIST={";".join(plan.arch_list)}, '
               f'MAX_JOBS={build_env["MAX_JOBS"]}; log: {log} (about 15 min at 2 cores for one '
               'arch)', flush=True)
         t0 = time.time()
         rc, text = _pip(['wheel', '--isolated', '--disable-pip-version-check', '--no-deps',
-                         '--no-build-isolation', '--no-cache-dir', '--no-binary', 'mmcv',
-                         '-v', '-w', folder,
-                         sdist or f'mmcv=={MMCV_VERSION}'], env=build_env, log=log)
+                         '--no-build-isolation', '--no-cache-dir', '--no-binary', name,
+                         '-v', '-w', folder, source], env=build_env, log=log)
         seconds = round(time.time() - t0)
         if rc != 0:
-            raise ToolchainError(f'the mmcv build failed (exit {rc}) after {seconds} s; the '
+            raise ToolchainError(f'the {package} build failed (exit {rc}) after {seconds} s; the '
                                  f'last lines of {log}:\n' + '\n'.join(text.splitlines()[-25:]))
         wheels = sorted(n for n in os.listdir(folder) if n.endswith('.whl'))
         steps = re.findall(r'^\s*\[(\d+)/(\d+)\]', text, re.M)
@@ -720,13 +805,14 @@ def build_mmcv(plan: Plan, wheel_root: str, env: Dict[str, str], sdist: Optional
                       warnings=count_warnings(text), max_jobs=build_env['MAX_JOBS'],
                       machine=machine_line(), built_utc=time.strftime('%Y-%m-%dT%H:%MZ',
                                                                       time.gmtime()),
-                      reused=False)
+                      reused=False, patches=patches)
     rc, _ = _pip(['install', '--isolated', '--disable-pip-version-check', '-q', '--no-deps',
                   '--force-reinstall', os.path.join(folder, wheels[-1])])
     if rc != 0:
         raise ToolchainError(f'pip could not install {wheels[-1]} (exit {rc})')
-    checks = verify_mmcv(plan.arch_list, plan.cuda_home)
-    record.update(route=plan.route, nvcc=plan.nvcc, nvcc_release=nvcc_release_line(plan.nvcc),
+    checks = verify_mmcv(plan.arch_list, plan.cuda_home, expected_version=version)
+    record.update(package=package, route=plan.route, nvcc=plan.nvcc,
+                  nvcc_release=nvcc_release_line(plan.nvcc),
                   arch_list=';'.join(plan.arch_list), wheel=os.path.join(folder, wheels[-1]),
                   **{k: v for k, v in checks.items() if k != 'problems'},
                   problems=checks['problems'])
@@ -763,8 +849,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     * ``plan``: chooses the route (``CUDA_FROM``) and prints the plan as JSON, installing
       nothing (the pip route needs the compiler wheels present);
     * ``env``: the same, printed as ``export`` lines for a shell;
-    * ``build [--rebuild] [--sdist PATH] [--wheel-dir DIR]``: installs the compiler wheels
-      (pip route), builds or reuses the mmcv wheel, installs and verifies it;
+    * ``build [--package SPEC] [--rebuild] [--sdist PATH] [--wheel-dir DIR]``: installs the
+      compiler wheels (pip route), builds or reuses the wheel of ``SPEC`` (``mmcv==2.1.0``,
+      default, or ``onedl-mmcv==2.3.6``), installs and verifies it;
+    * ``source SPEC DEST [--sdist PATH]``: unpacks the source of ``SPEC`` into ``DEST``,
+      patched for the installed torch (:func:`prepare_source`), and prints its folder (the CPU
+      build of ``tools/install_onedl_env.sh``; needs no CUDA);
     * ``verify``: checks the installed mmcv (:func:`verify_mmcv`);
     * ``smoke [--workdir DIR]``: compiles and checks the tiny extension (:func:`build_smoke`).
     """
@@ -783,11 +873,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return default
 
     try:
-        if cmd not in ('specs', 'plan', 'env', 'build', 'verify', 'smoke'):
-            print('usage: cuda_toolchain.py specs | plan | env | build [--rebuild] '
-                  '[--sdist PATH] [--wheel-dir DIR] | verify | smoke [--workdir DIR]',
-                  file=sys.stderr)
+        if cmd not in ('specs', 'plan', 'env', 'build', 'verify', 'smoke', 'source'):
+            print('usage: cuda_toolchain.py specs | plan | env | build [--package SPEC] '
+                  '[--rebuild] [--sdist PATH] [--wheel-dir DIR] | verify | smoke '
+                  '[--workdir DIR] | source SPEC DEST [--sdist PATH]', file=sys.stderr)
             return 64
+        if cmd == 'source':
+            sdist = opt('--sdist')
+            if len(args) != 2:
+                raise ToolchainError('source: needs SPEC and DEST, e.g. `source '
+                                     'onedl-mmcv==2.3.6 /tmp/src`')
+            src, patches = prepare_source(args[0], args[1], dist_version('torch') or '0',
+                                          sdist)
+            for p in patches:
+                print(f'cuda-build: patched {p}', file=sys.stderr)
+            print(src)
+            return 0
         tv, tcuda = torch_cuda()
         route = env.get('CUDA_FROM')
         if cmd == 'specs':
@@ -803,6 +904,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if out['problems']:
                 raise ToolchainError('; '.join(out['problems']))
             return 0
+        package = opt('--package') or DEFAULT_PACKAGE
+        split_package(package)  # a bad --package is refused before any install or build
         installer = install_specs if cmd == 'build' else None
         plan = make_plan(route, env, site_packages(), tv, tcuda, _home_dir(env), install=installer)
         if cmd == 'plan':
@@ -822,11 +925,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             wheel_dir = opt('--wheel-dir') or os.path.join(root, '.whl', 'mmcv-cuda')
             print(f'cuda-build: {plan.reason} -> CUDA_FROM={plan.route}, nvcc {plan.release} '
                   f'({plan.nvcc}), CUDA_HOME={plan.cuda_home}', flush=True)
-            record = build_mmcv(plan, wheel_dir, env, sdist=opt('--sdist'), rebuild=rebuild)
+            record = build_mmcv(plan, wheel_dir, env, sdist=opt('--sdist'), rebuild=rebuild,
+                                package=package)
             print(json.dumps(record, indent=1, sort_keys=True))
             if record['problems']:
                 raise ToolchainError('; '.join(record['problems']))
-            print(f'cuda-build: OK -- mmcv {record.get("mmcv")} CUDA {record.get("compiled_cuda")}'
+            print(f'cuda-build: OK -- {package}: mmcv {record.get("mmcv")} CUDA '
+                  f'{record.get("compiled_cuda")}'
                   f', cubins {record.get("cubins")}, wheel kept at {record["wheel"]}')
     except ToolchainError as e:
         print(f'cuda-build: STOP -- {e}', file=sys.stderr)

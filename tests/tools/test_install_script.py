@@ -23,6 +23,12 @@ if 'mmcv==2.1.0' in args and '--no-build-isolation' in args:
     with open(os.environ['FAKE_STATE'], 'w') as f:
         json.dump(dict(version='2.1.0', cuda='13.0' if os.environ.get('FORCE_CUDA') == '1'
                        else 'not available'), f)
+if args[0] == 'wheel':  # install_onedl_env.sh's CPU build of the unpacked source
+    open(os.path.join(args[args.index('-w') + 1], 'onedl_mmcv-2.3.6-cp3-cp3-linux.whl'), 'w')
+if args[0] == 'install' and args[-1].endswith('.whl'):
+    with open(os.environ['FAKE_STATE'], 'w') as f:
+        json.dump(dict(version=args[-1].rsplit('/', 1)[-1].split('-')[1], cuda='not available'),
+                  f)
 '''
 #: stands in for repl_mm/utils/cuda_toolchain.py (tested in tests/utils/test_cuda_toolchain.py):
 #: logs its call like FAKE_PIP; `build` "builds" mmcv with CUDA ops, `specs` names the wheels
@@ -34,9 +40,14 @@ with open(os.environ['FAKE_LOG'], 'a') as f:
                             CUDA_FROM=os.environ.get('CUDA_FROM'))) + '\\n')
 if args == ['specs']:
     print('cuda-toolkit[nvcc,cccl]==13.0.3.0')
-if args == ['build']:
+if args[:1] == ['build']:
+    package = args[args.index('--package') + 1] if '--package' in args else 'mmcv==2.1.0'
     with open(os.environ['FAKE_STATE'], 'w') as f:
-        json.dump(dict(version='2.1.0', cuda='13.0'), f)
+        json.dump(dict(version=package.split('==')[1], cuda='13.0'), f)
+if args[:1] == ['source']:
+    src = os.path.join(args[2], 'onedl_mmcv-2.3.6')
+    os.makedirs(src)
+    print(src)
 '''
 STUBS = {
     'torch/__init__.py': '''import os
@@ -80,8 +91,8 @@ STUBS['torch-2.13.0+cu130.dist-info/METADATA'] = ('Metadata-Version: 2.1\nName: 
 def fake_repo(tmp_path):
     """A copy of the files install_env.sh reads, with a fake .venv; returns (root, env)."""
     root = tmp_path / 'repo'
-    for rel in ('tools/install_env.sh', 'repl_mm/utils/envcheck.py', 'repl_mm/version.py',
-                'setup.py',
+    for rel in ('tools/install_env.sh', 'tools/install_onedl_env.sh',
+                'repl_mm/utils/envcheck.py', 'repl_mm/version.py', 'setup.py',
                 'repl_mm/utils/cuda_toolchain.py'):
         os.makedirs(root / osp.dirname(rel), exist_ok=True)
         shutil.copy(osp.join(ROOT, rel), root / rel)
@@ -113,8 +124,8 @@ def set_mmcv(env, version, cuda):
         json.dump(dict(version=version, cuda=cuda), f)
 
 
-def run_install(root, env):
-    proc = subprocess.run(['bash', str(root / 'tools' / 'install_env.sh')], env=env,
+def run_install(root, env, script='install_env.sh'):
+    proc = subprocess.run(['bash', str(root / 'tools' / script)], env=env,
                           capture_output=True, text=True, timeout=120)
     log = []
     if osp.exists(env['FAKE_LOG']):
@@ -258,3 +269,59 @@ def test_cuda_mmcv_already_built(fake_repo):
     env['FAKE_CUDA_AVAILABLE'] = '0'
     proc, log = run_install(root, env)
     assert proc.returncode == 2 and 'sees no GPU although nvidia-smi lists' in proc.stderr
+
+
+def _onedl(root, env):
+    """install_onedl_env.sh over the fake venv (ONEDL_VENV), with an mmengine stub too."""
+    stubs = root.parent / 'stubs'
+    (stubs / 'mmengine').mkdir(exist_ok=True)
+    (stubs / 'mmengine' / '__init__.py').write_text("__version__ = '0.10.12'\n")
+    env.update(ONEDL_VENV=str(root / '.venv'), REPL_MM_WHEEL_CACHE=str(root.parent / 'wheels'))
+    set_mmcv(env, None, None)
+    return lambda: run_install(root, env, 'install_onedl_env.sh')
+
+
+def test_onedl_install_builds_cuda_ops_on_a_gpu_machine(fake_repo):
+    """issue 24 item 2: on a GPU machine (or FORCE_CUDA=1) install_onedl_env.sh installs the
+    compiler wheels of torch's CUDA and builds onedl-mmcv (not mmcv 2.1.0) through the same
+    toolchain as `make cuda-build`; a second run is up to date; a CPU-only fork is rebuilt."""
+    root, env, bin_dir = fake_repo
+    cuda_ready(env, bin_dir)
+    run = _onedl(root, env)
+    proc, log = run()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = [e['args'] for e in log]
+    assert ['cuda_toolchain', 'specs'] in calls
+    assert any(a[-1] == 'cuda-toolkit[nvcc,cccl]==13.0.3.0' for a in calls)
+    (build, ) = [e for e in log if e['args'][:2] == ['cuda_toolchain', 'build']]
+    assert build['args'] == ['cuda_toolchain', 'build', '--package', 'onedl-mmcv==2.3.6']
+    assert not any(a[:1] == ['wheel'] for a in calls)  # no CPU build beside it
+    assert 'install-onedl: building onedl-mmcv==2.3.6 with CUDA ops' in proc.stdout
+    proc, log = run()
+    assert proc.returncode == 0 and 'is up to date' in proc.stdout and log == []
+    set_mmcv(env, '2.3.6', 'not available')  # the CPU build of the matrix cell
+    proc, log = run()
+    assert proc.returncode == 0, proc.stderr
+    assert [e['args'][:2] for e in log if e['args'][0] == 'cuda_toolchain'] == [
+        ['cuda_toolchain', 'specs'], ['cuda_toolchain', 'build']]
+
+
+def test_onedl_install_cpu_build_uses_the_shared_source_step(fake_repo):
+    """Without a GPU: the source comes from `cuda_toolchain.py source` (the C++20 patch for
+    torch >= 2.14 lives there), pip builds CPU ops from it into the wheel cache, and a second
+    environment installs the cached wheel without building."""
+    root, env, _ = fake_repo
+    run = _onedl(root, env)
+    proc, log = run()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    calls = [e['args'] for e in log]
+    (source, ) = [a for a in calls if a[:2] == ['cuda_toolchain', 'source']]
+    assert source[2] == 'onedl-mmcv==2.3.6'
+    (wheel, ) = [e for e in log if e['args'][0] == 'wheel']
+    assert wheel['FORCE_CUDA'] == '0' and wheel['args'][-1].endswith('/onedl_mmcv-2.3.6')
+    assert not any(a[:2] == ['cuda_toolchain', 'build'] for a in calls)
+    (root / '.venv' / '.repl_mm_stamp').unlink()
+    set_mmcv(env, None, None)
+    proc, log = run()
+    assert proc.returncode == 0 and not any(e['args'][0] == 'wheel' for e in log)
+    assert any(e['args'][-1].endswith('onedl_mmcv-2.3.6-cp3-cp3-linux.whl') for e in log)

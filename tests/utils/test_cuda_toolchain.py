@@ -208,7 +208,7 @@ def test_build_keeps_the_wheel_and_reuses_it(tmp_path, monkeypatch):
         return 0, ''
     monkeypatch.setattr(ct, '_pip', fake_pip)
     monkeypatch.setattr(ct, 'torch_cuda', lambda: ('2.13.0+cu130', '13.0'))
-    monkeypatch.setattr(ct, 'verify_mmcv', lambda entries, home: dict(
+    monkeypatch.setattr(ct, 'verify_mmcv', lambda entries, home, expected_version=None: dict(
         mmcv='2.1.0', compiled_cuda='13.0', cubins={'sm_80': 58, 'sm_90': 58}, problems=[]))
     plan = ct.Plan('pip', '/h/bin/nvcc', '13.0', '/h', ['8.0', '9.0'],
                    {'CUDA_HOME': '/h', 'TORCH_CUDA_ARCH_LIST': '8.0;9.0'}, 'CUDA_FROM=pip')
@@ -230,3 +230,106 @@ def test_build_keeps_the_wheel_and_reuses_it(tmp_path, monkeypatch):
     rec = ct.build_mmcv(plan, str(tmp_path), {})
     assert [c[0][0] for c in calls] == ['install'] and rec['reused'] is True
     assert rec['seconds'] == saved['seconds']  # the build's own record is kept
+
+
+SETUP_PY = """extra = {'cxx': ['-std=c++14']}
+if new_torch:
+    extra['cxx'] = ['-std=c++17']
+extra['nvcc'] += ['-std=c++17']
+"""
+
+
+def _sdist(tmp_path, name='onedl_mmcv-2.3.6'):
+    """A source archive laid out like the registry's: one top folder with setup.py."""
+    import tarfile
+    src = tmp_path / 'pkg' / name
+    src.mkdir(parents=True)
+    (src / 'setup.py').write_text(SETUP_PY)
+    archive = tmp_path / f'{name}.tar.gz'
+    with tarfile.open(archive, 'w:gz') as tar:
+        tar.add(src, arcname=name)
+    return archive
+
+
+def test_package_spec_key_and_refusal():
+    """build --package: mmcv or onedl-mmcv with an exact version; the wheel folder names it."""
+    assert ct.split_package('onedl-mmcv==2.3.6') == ('onedl-mmcv', '2.3.6')
+    assert ct.split_package(ct.DEFAULT_PACKAGE) == ('mmcv', '2.1.0')
+    for bad in ('onedl-mmcv', 'mmcv>=2.1', 'mmcv-full==1.7.2', 'mmcv==two'):
+        with pytest.raises(ct.ToolchainError, match=r'--package .*allowed values are '
+                           r'mmcv==X\.Y\.Z or onedl-mmcv==X\.Y\.Z'):
+            ct.split_package(bad)
+    key = ct.wheel_key('2.14.1+cu130', '13.0', '13.0', ['9.0'], 'onedl-mmcv==2.3.6')
+    assert key == 'onedl-mmcv-2.3.6-torch2.14.1_cu130-cu13.0-nvcc13.0-sm90-py%d%d' % \
+        sys.version_info[:2]
+    assert ct.wheel_key('2.13.0+cu130', '13.0', '13.0', ['9.0']).startswith('mmcv-2.1.0-')
+
+
+def test_source_is_patched_to_cxx20_only_for_torch_2_14(tmp_path):
+    """torch >= 2.14 needs C++20; the setup.py's -std=c++17 (cxx and nvcc) would override it."""
+    archive = _sdist(tmp_path)
+    src, patches = ct.prepare_source('onedl-mmcv==2.3.6', str(tmp_path / 'a'), '2.14.1+cu130',
+                                     str(archive))
+    assert src == str(tmp_path / 'a' / 'onedl_mmcv-2.3.6')
+    text = Path(src, 'setup.py').read_text()
+    assert text.count("'-std=c++20'") == 2 and "'-std=c++17'" not in text
+    assert "'-std=c++14'" in text  # only the flag torch 2.14 refuses is changed
+    assert patches == ["setup.py: '-std=c++17' -> '-std=c++20' (2x; torch 2.14.1+cu130 needs "
+                       "C++20)"]
+    src, patches = ct.prepare_source('onedl-mmcv==2.3.6', str(tmp_path / 'b'), '2.13.0',
+                                     str(archive))
+    assert patches == [] and Path(src, 'setup.py').read_text() == SETUP_PY
+    assert ct.needs_cxx20('2.14.0a0+git') and not ct.needs_cxx20('2.9.1+cu128')
+
+
+def test_source_command_prints_only_the_folder(tmp_path):
+    """`cuda_toolchain.py source SPEC DEST --sdist A` (install_onedl_env.sh's CPU build):
+    stdout is the folder alone; what pip and the patch say goes to stderr."""
+    archive = _sdist(tmp_path)
+    proc = subprocess.run([sys.executable, str(TOOL), 'source', 'onedl-mmcv==2.3.6',
+                           str(tmp_path / 'out'), '--sdist', str(archive)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f'{tmp_path / "out" / "onedl_mmcv-2.3.6"}\n'
+    proc = subprocess.run([sys.executable, str(TOOL), 'source', 'onedl-mmcv'],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith('cuda-build: STOP -- ')
+
+
+def test_onedl_build_with_torch_2_14_builds_the_patched_source(tmp_path, monkeypatch):
+    """build_mmcv(package='onedl-mmcv==2.3.6') on torch 2.14: the unpacked, C++20-patched
+    source is what pip builds (not the registry's archive), the record names the package and
+    the patch, and a wheel of another version installed afterwards is a problem."""
+    archive = _sdist(tmp_path)
+    calls = []
+
+    def fake_pip(args, env=None, log=None):
+        calls.append(list(args))
+        if args[0] == 'wheel':
+            folder = args[args.index('-w') + 1]
+            Path(folder, 'onedl_mmcv-2.3.6-cp311-cp311-linux_x86_64.whl').write_text('')
+            Path(log).write_text('  [78/78] nvcc x.cu\n')
+            return 0, '  [78/78] nvcc x.cu\n'
+        return 0, ''
+    seen = {}
+
+    def fake_verify(entries, home, expected_version=None):
+        seen['expected'] = expected_version
+        return dict(mmcv='2.3.6', compiled_cuda='13.0', cubins={'sm_90': 60}, problems=[])
+    monkeypatch.setattr(ct, '_pip', fake_pip)
+    monkeypatch.setattr(ct, 'torch_cuda', lambda: ('2.14.1+cu130', '13.0'))
+    monkeypatch.setattr(ct, 'verify_mmcv', fake_verify)
+    monkeypatch.setattr(ct, 'nvcc_release_line', lambda nvcc: 'release 13.0, V13.0.88')
+    plan = ct.Plan('pip', '/h/bin/nvcc', '13.0', '/h', ['9.0'],
+                   {'CUDA_HOME': '/h', 'TORCH_CUDA_ARCH_LIST': '9.0'}, 'CUDA_FROM=pip')
+    rec = ct.build_mmcv(plan, str(tmp_path / 'w'), {}, sdist=str(archive),
+                        package='onedl-mmcv==2.3.6')
+    (wheel_call, install_call) = calls
+    key = 'onedl-mmcv-2.3.6-torch2.14.1_cu130-cu13.0-nvcc13.0-sm90-py%d%d' % sys.version_info[:2]
+    src = tmp_path / 'w' / key / 'src' / 'onedl_mmcv-2.3.6'
+    assert wheel_call[-1] == str(src) and wheel_call[wheel_call.index('--no-binary') + 1] == \
+        'onedl-mmcv'
+    assert "'-std=c++20'" in (src / 'setup.py').read_text()
+    assert rec['package'] == 'onedl-mmcv==2.3.6' and rec['ninja_steps'] == 78
+    assert rec['patches'] and 'c++20' in rec['patches'][0] and seen['expected'] == '2.3.6'
+    assert install_call[-1].endswith('onedl_mmcv-2.3.6-cp311-cp311-linux_x86_64.whl')
