@@ -21,13 +21,11 @@ from typing import Optional, Sequence
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
+
+    from ..utils.inputs import add_model_args
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('repl', help='RepL config file or preset name')
-    p.add_argument('e2e', nargs='?', help='E2E twin config file or preset (default: derived)')
-    p.add_argument('--input-size', type=int, nargs='+', metavar='S',
-                   help='H W (or one size) instead of the config\'s training crop')
-    p.add_argument('--batch-size', type=int, default=2)
+    add_model_args(p, 'repl', batch_size=2)
     p.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     p.add_argument('--reps', type=int, default=10, help='timed repetitions')
     p.add_argument('--warmup', type=int, default=2, help='warm-up repetitions')
@@ -49,19 +47,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help='auto: process CPU time on CPU (robust on a shared machine), wall '
                         'time on CUDA')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                   help='overrides of the RepL config, e.g. model.backbone.interval=3')
     p.add_argument('--e2e-cfg-options', nargs='+', action=DictAction, default={},
                    help='overrides of the E2E config')
-    p.add_argument('--json', help='write the full result here')
     return p.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None):
-    args = parse_args(argv)
-    from ..utils.inputs import cli_errors
-    with cli_errors():   # bad input: one line naming the thing and the fix
-        return _main(args)
+    from ..utils.inputs import run_cli
+    return run_cli(parse_args, _main, argv)   # bad input: one line naming the thing and the fix
 
 
 def _main(args):

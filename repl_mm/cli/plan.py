@@ -18,19 +18,12 @@ from typing import Optional, Sequence
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    from mmengine.config import DictAction
+    from ..utils.inputs import add_model_args
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('config', help='RepL config file or preset name')
-    p.add_argument('e2e', nargs='?', help='E2E twin config (default: derived)')
-    p.add_argument('--input-size', type=int, nargs='+', metavar='S',
-                   help='H W (or one size) instead of the config\'s training crop')
-    p.add_argument('--batch-size', type=int, default=1)
+    add_model_args(p, 'config', batch_size=1)
     p.add_argument('--scope', choices=['backbone', 'model'], default='backbone')
     p.add_argument('--device', default='meta', help="'meta' (default) or a real device")
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                   help='overrides of the RepL config, e.g. model.backbone.interval=3')
-    p.add_argument('--json', help='write the prediction here')
     p.add_argument('--remove-fraction', type=float, metavar='F',
                    help='use the replace_blocks plan removing the fraction F of all blocks '
                         '(nearest the rules allow; Tables III-IV "-25%% layers")')
@@ -38,10 +31,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[Sequence[str]] = None):
-    args = parse_args(argv)
-    from ..utils.inputs import cli_errors
-    with cli_errors():   # bad input: one line naming the thing and the fix
-        return _main(args)
+    from ..utils.inputs import run_cli
+    return run_cli(parse_args, _main, argv)   # bad input: one line naming the thing and the fix
 
 
 def _main(args):

@@ -8,19 +8,24 @@ no input overwritten:
   ``.yml``), not e.g. an image or a checkpoint;
 * :func:`check_input_file`: an input file (a checkpoint) exists and is a file;
 * :func:`one_line` / :func:`cli_errors`: how a tool prints an error: ``error: <one line>`` on
-  stderr and exit status 2.
+  stderr and exit status 2; :func:`run_cli`: a tool's ``main`` (parse, then the body inside
+  :func:`cli_errors`);
+* :func:`add_model_args`: the leading arguments of the tools that measure or predict a RepL
+  config against its E2E twin (plan, benchmark).
 
 The checkpoint side (a text file given as a checkpoint, a checkpoint of another architecture,
 an output that is the input through a symlink) is in :mod:`repl_mm.deploy`
 (``load_checkpoint_file``, ``check_output_path``) and :mod:`repl_mm.engine.fileio.safe_load`.
 """
+import argparse
 import os.path as osp
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 __all__ = ['CONFIG_SUFFIXES', 'check_config_file', 'check_input_file',
-           'check_checkpoint_header', 'one_line', 'cli_errors', 'USER_ERRORS']
+           'check_checkpoint_header', 'one_line', 'cli_errors', 'USER_ERRORS', 'run_cli',
+           'add_model_args']
 
 #: the config formats mmengine's ``Config.fromfile`` reads
 CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
@@ -99,3 +104,28 @@ def cli_errors(prefix: str = 'error') -> Iterator[None]:
     except USER_ERRORS as e:
         print(f'{prefix}: {one_line(e)}', file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def run_cli(parse_args: Callable[[Optional[Sequence[str]]], argparse.Namespace],
+            body: Callable[[argparse.Namespace], Any],
+            argv: Optional[Sequence[str]] = None) -> Any:
+    """A tool's ``main``: ``body(parse_args(argv))`` with bad input reported as one line
+    (:func:`cli_errors`); returns what ``body`` returns."""
+    args = parse_args(argv)
+    with cli_errors():
+        return body(args)
+
+
+def add_model_args(p: argparse.ArgumentParser, first: str, batch_size: int) -> None:
+    """The arguments every config-vs-twin tool starts with: the RepL config (``first``: its
+    name in the namespace), the optional E2E twin, ``--input-size``, ``--batch-size`` (default
+    ``batch_size``), ``--cfg-options`` and ``--json``."""
+    from mmengine.config import DictAction
+    p.add_argument(first, help='RepL config file or preset name')
+    p.add_argument('e2e', nargs='?', help='E2E twin config file or preset (default: derived)')
+    p.add_argument('--input-size', type=int, nargs='+', metavar='S',
+                   help='H W (or one size) instead of the config\'s training crop')
+    p.add_argument('--batch-size', type=int, default=batch_size)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                   help='overrides of the RepL config, e.g. model.backbone.interval=3')
+    p.add_argument('--json', help='write the result here (JSON)')
