@@ -21,7 +21,8 @@
 #     with MAX_JOBS, keeps the wheel in .whl/mmcv-cuda/ for the next install, and verifies it
 #     (mmcv.ops, get_compiling_cuda_version() == torch.version.cuda, cuobjdump cubins per
 #     arch, nms GPU vs CPU with a GPU). A CPU-only or mismatched mmcv is rebuilt.
-#   The stamp includes the mode, so a .venv made without CUDA ops is revisited on a GPU.
+#   The stamp includes the mode, so a .venv made without CUDA ops is revisited on a GPU;
+#   REBUILD=1 builds again (another CUDA_FROM / TORCH_CUDA_ARCH_LIST over a CUDA mmcv).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -50,6 +51,7 @@ stamp_src="$(printf '%s\n' "${TORCH_PKGS[@]}" "${BUILD_PKGS[@]}" "${MM_PKGS[@]}"
              "REPL_MM_NVCC_WHEELS=${REPL_MM_NVCC_WHEELS:-1}"; cat "$root/setup.py" "$root"/requirements/*.txt)"
 stamp="$(printf '%s' "$stamp_src" | sha256sum | cut -c1-16)"
 if [[ -f "$VENV/.repl_mm_stamp" && "$(cat "$VENV/.repl_mm_stamp")" == "$stamp" ]] \
+   && [[ "${REBUILD:-}" != 1 ]] \
    && "$VENV/bin/python" -c "import repl_mm, mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null \
    && { [[ "$OPS_MODE" == cpu ]] || ! "$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda >/dev/null; }
 then
@@ -88,7 +90,10 @@ else
   # it matches, else pip. The built wheel is kept in .whl/mmcv-cuda/<torch-cuda-nvcc-archs>/
   # and reused by the next install; TORCH_CUDA_ARCH_LIST default: the visible GPUs', else 8.0;9.0.
   "$VENV/bin/python" "$ENVCHECK" plan --no-build >/dev/null
-  if reason="$("$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda)"; then
+  # REBUILD=1: build although the installed mmcv has fitting CUDA ops (another route or
+  # arch list, docs/gpu.md); the toolchain then also ignores a kept wheel of the same key
+  if reason="$("$VENV/bin/python" "$ENVCHECK" mmcv-rebuild cuda)" \
+     || { [[ "${REBUILD:-}" == 1 ]] && reason="REBUILD=1"; }; then
     ARCH_LIST="$("$VENV/bin/python" "$ENVCHECK" plan --no-build)"
     [[ -z "$ARCH_LIST" || -n "${TORCH_CUDA_ARCH_LIST:-}" ]] || export TORCH_CUDA_ARCH_LIST="$ARCH_LIST"
     echo "install: building $MMCV_PKG with CUDA ops ($reason)"

@@ -325,3 +325,19 @@ def test_onedl_install_cpu_build_uses_the_shared_source_step(fake_repo):
     proc, log = run()
     assert proc.returncode == 0 and not any(e['args'][0] == 'wheel' for e in log)
     assert any(e['args'][-1].endswith('onedl_mmcv-2.3.6-cp3-cp3-linux.whl') for e in log)
+
+
+def test_rebuild_builds_over_a_fitting_cuda_mmcv(fake_repo):
+    """`REBUILD=1 make cuda-build` (another route or arch list, docs/gpu.md): the toolchain
+    runs although the installed mmcv has CUDA ops and the stamp is current; without it, not."""
+    root, env, bin_dir = fake_repo
+    cuda_ready(env, bin_dir)
+    set_mmcv(env, '2.1.0', '13.0')
+    proc, log = run_install(root, env)
+    assert proc.returncode == 0 and builds(log) == [], proc.stderr
+    env['REBUILD'] = '1'
+    proc, log = run_install(root, env)
+    assert proc.returncode == 0, proc.stderr
+    (build, ) = builds(log)
+    assert build['args'] == ['cuda_toolchain', 'build']
+    assert 'install: building mmcv==2.1.0 with CUDA ops (REBUILD=1)' in proc.stdout
