@@ -641,9 +641,12 @@ def build_smoke(plan: Plan, workdir: str, env: Dict[str, str],
 
 def count_warnings(log: str) -> Dict[str, int]:
     """Compiler warnings in a build log, by kind: the text after ``warning:`` /
-    ``warning #N-D:`` with quoted names replaced by ``'...'`` (at most 90 characters)."""
+    ``warning #N-D:`` with quoted names replaced by ``'...'`` (at most 90 characters);
+    setuptools' own notes (``warning: build_py: byte-compiling is disabled``) are not counted."""
     kinds: Counter = Counter()
     for m in re.finditer(r'warning(?: #\d+-D)?: ([^\n]+)', log):
+        if re.match(r'\w+: byte-compiling is disabled', m.group(1)):
+            continue
         text = re.sub(r"(['\"\u2018`]).*?(['\"\u2019`])", "'...'", m.group(1).strip())
         kinds[text[:90]] += 1
     return dict(kinds.most_common())
