@@ -508,12 +508,29 @@ def nms_gpu_vs_cpu(seed: int = 0, n: int = 300) -> Dict[str, object]:
     return dict(boxes=n, kept_cpu=len(keep_cpu), kept_gpu=len(keep_gpu), equal=same)
 
 
+def nms_cpu_vs_torchvision(seed: int = 0, n: int = 300) -> Dict[str, object]:
+    """``mmcv.ops.nms`` of random boxes on the CPU against ``torchvision.ops.nms``: a CUDA
+    build's CPU kernels run (no GPU needed) and keep the same boxes."""
+    import torch
+    import torchvision
+    from mmcv.ops import nms
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=g) * 100
+    wh = torch.rand(n, 2, generator=g) * 30 + 1
+    boxes = torch.cat([xy, xy + wh], 1)
+    scores = torch.randperm(n, generator=g).float() / n
+    _, keep = nms(boxes, scores, 0.5)
+    ref = torchvision.ops.nms(boxes, scores, 0.5)
+    return dict(boxes=n, kept=len(keep), equal=keep.tolist() == ref.tolist())
+
+
 def verify_mmcv(entries: Sequence[str], cuda_home: Optional[str],
                 run: Runner = subprocess.run,
                 expected_version: Optional[str] = None) -> Dict[str, object]:
     """Checks the installed mmcv without a GPU (and with one when present): ``mmcv.ops``
     imports, ``get_compiling_cuda_version()`` is ``torch.version.cuda``, a cubin for every
-    requested arch; with a GPU, ``nms`` on the GPU equals the CPU result.
+    requested arch, ``nms`` on the CPU equals torchvision's; with a GPU, ``nms`` on the GPU
+    equals the CPU result.
 
     Returns:
         dict: the findings, ``problems`` empty when all hold.
@@ -541,6 +558,9 @@ def verify_mmcv(entries: Sequence[str], cuda_home: Optional[str],
     if cub['missing']:
         problems.append(f'{so} lacks requested architectures: {", ".join(cub["missing"])} '
                         f'(cubins: {cub["cubins"]})')
+    out['nms_cpu'] = nms_cpu_vs_torchvision()
+    if not out['nms_cpu']['equal']:
+        problems.append(f'mmcv.ops.nms on the CPU differs from torchvision: {out["nms_cpu"]}')
     if torch.cuda.is_available():
         out['nms'] = nms_gpu_vs_cpu()
         out['gpu'] = torch.cuda.get_device_name(0)

@@ -334,3 +334,24 @@ def test_onedl_build_with_torch_2_14_builds_the_patched_source(tmp_path, monkeyp
     assert rec['package'] == 'onedl-mmcv==2.3.6' and rec['ninja_steps'] == 78
     assert rec['patches'] and 'c++20' in rec['patches'][0] and seen['expected'] == '2.3.6'
     assert install_call[-1].endswith('onedl_mmcv-2.3.6-cp311-cp311-linux_x86_64.whl')
+
+
+def test_verify_runs_the_cpu_ops_and_names_every_problem(monkeypatch):
+    """verify_mmcv on this environment's mmcv (CPU ops): nms on the CPU runs and equals
+    torchvision's; a CPU-only build, a missing arch, another version and a CPU nms that
+    differs are each a named problem."""
+    monkeypatch.setattr(ct, 'check_cubins', lambda so, entries, tool, run=None: dict(
+        cubins={}, ptx=None, missing=['9.0']))
+    monkeypatch.setattr(ct, 'find_cuobjdump', lambda home, sp: None)
+    out = ct.verify_mmcv(['9.0'], None, expected_version='9.9.9')
+    assert out['nms_cpu']['equal'] is True and out['nms_cpu']['kept'] > 100
+    import mmcv
+    problems = '\n'.join(out['problems'])
+    assert f'mmcv {mmcv.__version__} is installed, the build was of 9.9.9' in problems
+    assert 'lacks requested architectures: 9.0' in problems
+    if out['compiled_cuda'] == 'not available':
+        assert 'compiled with CUDA not available' in problems
+    monkeypatch.setattr(ct, 'nms_cpu_vs_torchvision', lambda: dict(boxes=3, kept=1, equal=False))
+    out = ct.verify_mmcv(['9.0'], None)
+    assert any(p.startswith('mmcv.ops.nms on the CPU differs from torchvision')
+               for p in out['problems'])
