@@ -63,9 +63,11 @@ start=$SECONDS
 if [[ "$OPS_MODE" == cuda ]]; then
   if ! mmcv_ok; then
     # the compiler wheels of torch's CUDA release (used by CUDA_FROM=pip, or unset without a
-    # matching system nvcc), then the build, reused from .whl/mmcv-cuda/ when it fits
+    # matching system nvcc), then the build, reused from .whl/mmcv-cuda/ when it fits. The
+    # build is verified at once (`import mmcv.ops` needs cv2, which onedl-mmengine, unlike
+    # OpenMMLab's mmengine, does not bring), so OpenCV comes first.
     mapfile -t NVCC_SPECS < <("$VENV/bin/python" "$TOOLCHAIN" specs)
-    "${PIP[@]}" -q "${NVCC_SPECS[@]}"
+    "${PIP[@]}" -q "${NVCC_SPECS[@]}" opencv-python-headless
     echo "install-onedl: building $MMCV_PKG with CUDA ops (docs/gpu.md)"
     MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$VENV/bin/python" "$TOOLCHAIN" build --package "$MMCV_PKG"
   fi

@@ -292,8 +292,11 @@ def test_onedl_install_builds_cuda_ops_on_a_gpu_machine(fake_repo):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     calls = [e['args'] for e in log]
     assert ['cuda_toolchain', 'specs'] in calls
-    assert any(a[-1] == 'cuda-toolkit[nvcc,cccl]==13.0.3.0' for a in calls)
+    (compilers, ) = [i for i, a in enumerate(calls) if 'cuda-toolkit[nvcc,cccl]==13.0.3.0' in a]
+    # the build is verified at once: cv2 (which onedl-mmengine does not bring) is there first
+    assert 'opencv-python-headless' in calls[compilers]
     (build, ) = [e for e in log if e['args'][:2] == ['cuda_toolchain', 'build']]
+    assert calls.index(build['args']) > compilers
     assert build['args'] == ['cuda_toolchain', 'build', '--package', 'onedl-mmcv==2.3.6']
     assert not any(a[:1] == ['wheel'] for a in calls)  # no CPU build beside it
     assert 'install-onedl: building onedl-mmcv==2.3.6 with CUDA ops' in proc.stdout
