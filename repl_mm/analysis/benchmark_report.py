@@ -314,18 +314,9 @@ def render(data) -> str:
 
 
 def write_markdown(path: str, body: str) -> None:
-    """Replaces the generated block of ``path`` (creates the file if needed)."""
-    text = ''
-    if os.path.isfile(path):
-        with open(path) as f:
-            text = f.read()
-    block = f'{BEGIN}\n{body}\n{END}'
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = (text + '\n\n' if text else '') + block + '\n'
-    with open(path, 'w') as f:
-        f.write(text)
+    """Replaces the generated block of ``path`` (creates the file if needed), atomically."""
+    from ..utils.marked_block import write_marked_block
+    write_marked_block(path, BEGIN, END, body)
 
 
 def run_report(args, log) -> dict:

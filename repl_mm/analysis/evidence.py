@@ -22,7 +22,6 @@ The functions take the parsed options of :func:`repl_mm.cli.evidence.parse_args`
 import json
 import os
 import os.path as osp
-import re
 import shlex
 import subprocess
 import sys
@@ -255,15 +254,10 @@ def format_section(args, rows: Dict[str, Dict[str, Any]], accuracy: Dict[str, Di
 
 def write_section(path: str, section: str, text: str) -> None:
     """Replaces the ``section`` between its markers in ``path`` (appends it if absent);
-    the rest of the file is kept. Written through a temporary file."""
-    begin, end = f'<!-- BEGIN evidence:{section} -->', f'<!-- END evidence:{section} -->'
-    block = f'{begin}\n{text}{end}\n'
-    old = open(path).read() if osp.isfile(path) else '# Evidence\n\n'
-    pattern = re.compile(re.escape(begin) + r'.*?' + re.escape(end) + r'\n?', re.S)
-    new = pattern.sub(lambda m: block, old) if pattern.search(old) else \
-        old.rstrip('\n') + '\n\n' + block
-    from ..utils.atomic_write import atomic_write_text
-    atomic_write_text(path, new)
+    the rest of the file is kept (:func:`repl_mm.utils.marked_block.write_marked_block`)."""
+    from ..utils.marked_block import write_marked_block
+    write_marked_block(path, f'<!-- BEGIN evidence:{section} -->',
+                       f'<!-- END evidence:{section} -->', text, new_file='# Evidence\n')
 
 
 def plot(path: str, args, rows, accuracy) -> None:

@@ -378,15 +378,9 @@ def plot_frontier(state: Dict[str, Any], path: str) -> None:
 
 
 def _write_section(path: str, name: str, body: str) -> None:
-    from ..utils.atomic_write import atomic_write_text
-    begin, end = f'<!-- BEGIN frontier:{name} -->', f'<!-- END frontier:{name} -->'
-    text = open(path).read() if osp.exists(path) else ''
-    block = f'{begin}\n{body}\n{end}'
-    if begin in text and end in text:
-        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip('\n') + '\n\n' + block + '\n'
-    atomic_write_text(path, text)
+    from ..utils.marked_block import write_marked_block
+    write_marked_block(path, f'<!-- BEGIN frontier:{name} -->', f'<!-- END frontier:{name} -->',
+                       body)
 
 
 # ------------------------------------------------------------------------------------------
