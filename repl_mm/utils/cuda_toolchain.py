@@ -492,16 +492,21 @@ def mmcv_ext_path() -> str:
     return spec.origin
 
 
-def nms_gpu_vs_cpu(seed: int = 0, n: int = 300) -> Dict[str, object]:
-    """``mmcv.ops.nms`` of random boxes on the GPU and on the CPU: the kept indices must be
-    equal (distinct scores, so no ties)."""
+def random_boxes(seed: int = 0, n: int = 300):
+    """``n`` random boxes (x1, y1, x2, y2) and distinct scores (so ``nms`` has no ties), the
+    input of the two ``nms`` checks."""
     import torch
-    from mmcv.ops import nms
     g = torch.Generator().manual_seed(seed)
     xy = torch.rand(n, 2, generator=g) * 100
     wh = torch.rand(n, 2, generator=g) * 30 + 1
-    boxes = torch.cat([xy, xy + wh], 1)
-    scores = torch.randperm(n, generator=g).float() / n
+    return torch.cat([xy, xy + wh], 1), torch.randperm(n, generator=g).float() / n
+
+
+def nms_gpu_vs_cpu(seed: int = 0, n: int = 300) -> Dict[str, object]:
+    """``mmcv.ops.nms`` of random boxes on the GPU and on the CPU: the kept indices must be
+    equal."""
+    from mmcv.ops import nms
+    boxes, scores = random_boxes(seed, n)
     _, keep_cpu = nms(boxes, scores, 0.5)
     _, keep_gpu = nms(boxes.cuda(), scores.cuda(), 0.5)
     same = keep_cpu.tolist() == keep_gpu.cpu().tolist()
@@ -511,14 +516,9 @@ def nms_gpu_vs_cpu(seed: int = 0, n: int = 300) -> Dict[str, object]:
 def nms_cpu_vs_torchvision(seed: int = 0, n: int = 300) -> Dict[str, object]:
     """``mmcv.ops.nms`` of random boxes on the CPU against ``torchvision.ops.nms``: a CUDA
     build's CPU kernels run (no GPU needed) and keep the same boxes."""
-    import torch
     import torchvision
     from mmcv.ops import nms
-    g = torch.Generator().manual_seed(seed)
-    xy = torch.rand(n, 2, generator=g) * 100
-    wh = torch.rand(n, 2, generator=g) * 30 + 1
-    boxes = torch.cat([xy, xy + wh], 1)
-    scores = torch.randperm(n, generator=g).float() / n
+    boxes, scores = random_boxes(seed, n)
     _, keep = nms(boxes, scores, 0.5)
     ref = torchvision.ops.nms(boxes, scores, 0.5)
     return dict(boxes=n, kept=len(keep), equal=keep.tolist() == ref.tolist())
