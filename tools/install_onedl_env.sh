@@ -32,19 +32,10 @@ EXTRA_PKGS=(pycocotools ftfy regex "opencv-python-headless" pytest pytest-timeou
 TOOLCHAIN="$root/repl_mm/utils/cuda_toolchain.py"
 # cpu or cuda (FORCE_CUDA=1/0 forces); stops here when nvidia-smi exists but fails
 OPS_MODE="$("$PY" "$root/repl_mm/utils/envcheck.py" mode)"
-# 0 when the installed onedl-mmcv has the ops of OPS_MODE (CUDA: compiled with torch's CUDA major)
+# 0 when the installed onedl-mmcv has the ops of OPS_MODE (CUDA: compiled with torch's CUDA
+# major): the same rule as tools/install_env.sh's, with the fork's version
 mmcv_ok() {
-  "$VENV/bin/python" - "${MMCV_PKG#*==}" "$OPS_MODE" <<'PYEOF' 2>/dev/null
-import sys
-import mmcv, torch
-from mmcv.ops import get_compiling_cuda_version
-want, mode = sys.argv[1:]
-cuda = get_compiling_cuda_version()
-ok = mmcv.__version__ == want and (mode == 'cpu' or (
-    cuda not in (None, 'not available') and torch.version.cuda
-    and cuda.split('.')[0] == torch.version.cuda.split('.')[0]))
-sys.exit(0 if ok else 1)
-PYEOF
+  ! "$VENV/bin/python" "$root/repl_mm/utils/envcheck.py" mmcv-rebuild "$OPS_MODE" "${MMCV_PKG#*==}" >/dev/null 2>&1
 }
 
 stamp="$(printf '%s\n' "${PINS[@]}" "${BUILD_PKGS[@]}" "${EXTRA_PKGS[@]}" "OPS_MODE=$OPS_MODE" \

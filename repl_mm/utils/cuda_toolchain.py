@@ -733,7 +733,7 @@ def prepare_source(package: str, dest: str, torch_version: str,
     if sdist is None:
         rc, _ = _pip(['download', '--isolated', '--disable-pip-version-check', '-q', '--no-deps',
                       '--no-binary', ':all:', '-d', dest, package])
-        archives = [n for n in os.listdir(dest) if n.endswith(('.tar.gz', '.zip'))]
+        archives = [n for n in os.listdir(dest) if n.endswith('.tar.gz')]
         if rc != 0 or not archives:
             raise ToolchainError(f'pip could not download the source archive of {package} '
                                  f'(exit {rc}); offline, pass --sdist PATH')

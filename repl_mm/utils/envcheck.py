@@ -454,19 +454,20 @@ def mmcv_state() -> Dict[str, object]:
     return state
 
 
-def mmcv_rebuild_reason(state: Dict[str, object], mode: str,
-                        torch_cuda: Optional[str]) -> Optional[str]:
+def mmcv_rebuild_reason(state: Dict[str, object], mode: str, torch_cuda: Optional[str],
+                        version: str = MMCV_VERSION) -> Optional[str]:
     """Why the installed mmcv must be (re)built for ``mode``; None when it is fine.
 
     Args:
         state (dict): :func:`mmcv_state`.
         mode (str): ``'cpu'`` or ``'cuda'`` (:func:`ops_mode`).
         torch_cuda (str, optional): ``torch.version.cuda``.
+        version (str): the mmcv version needed (OneDL's stack: onedl-mmcv's).
     """
     if state['version'] is None:
         return 'mmcv is not installed'
-    if state['version'] != MMCV_VERSION:
-        return f'mmcv {state["version"]} is installed, {MMCV_VERSION} is needed'
+    if state['version'] != version:
+        return f'mmcv {state["version"]} is installed, {version} is needed'
     if not state['ops']:
         return f'mmcv.ops does not load ({state["error"]})'
     if mode == 'cuda':
@@ -534,7 +535,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     * ``plan [--no-build]``: (cuda mode, torch installed) prints the ``TORCH_CUDA_ARCH_LIST``
       to build for; 2 with the problems (:func:`cuda_build_problems`; nvcc is not checked with
       ``--no-build``).
-    * ``mmcv-rebuild MODE``: 0 and the reason when mmcv must be built, 1 when not.
+    * ``mmcv-rebuild MODE [VERSION]``: 0 and the reason when mmcv must be built, 1 when not
+      (VERSION: default the pinned mmcv's; ``tools/install_onedl_env.sh`` passes onedl-mmcv's).
     * ``verify MODE``: 0 when the installed mmcv has the ops of ``MODE`` (and, with a GPU,
       runs ``nms`` on it), else 2.
     * ``torch-reinstall INDEX_URL``: 0 when torch must be installed from INDEX_URL, else 1.
@@ -557,9 +559,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _fail(problems)
         print(arch_list(probe, info['capabilities'], env.get('TORCH_CUDA_ARCH_LIST')))
         return 0
-    if cmd == 'mmcv-rebuild' and len(args) == 2:
-        import torch
-        reason = mmcv_rebuild_reason(mmcv_state(), args[1], torch.version.cuda)
+    if cmd == 'mmcv-rebuild' and len(args) in (2, 3):
+        try:  # exit 1 means "keep this mmcv": a torch that does not import must not say so
+            import torch
+        except Exception as e:  # noqa: BLE001 -- reported as the reason
+            print(f'torch does not import ({type(e).__name__}: {e})')
+            return 0
+        reason = mmcv_rebuild_reason(mmcv_state(), args[1], torch.version.cuda, *args[2:])
         if reason:
             print(reason)
         return 0 if reason else 1
@@ -587,8 +593,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f'ERROR: {problem}', file=sys.stderr)
             return 3
         return 0
-    print('usage: envcheck.py mode | plan [--no-build] | mmcv-rebuild MODE | verify MODE | '
-          'torch-reinstall INDEX_URL | check-dist LAUNCHER', file=sys.stderr)
+    print('usage: envcheck.py mode | plan [--no-build] | mmcv-rebuild MODE [VERSION] | '
+          'verify MODE | torch-reinstall INDEX_URL | check-dist LAUNCHER', file=sys.stderr)
     return 64
 
 

@@ -326,3 +326,19 @@ def test_no_build_skips_nvcc():
     assert cuda_build_problems(GPU, None, None, TORCH_OK, {}, building=False) == []
     torch = dict(TORCH_OK, available=False)
     assert len(cuda_build_problems(GPU, None, None, torch, {}, building=False)) == 1
+
+
+def test_cli_mmcv_rebuild_for_another_version_and_without_torch(monkeypatch, capsys, stub_mmcv):
+    """`mmcv-rebuild MODE VERSION` (install_onedl_env.sh: onedl-mmcv's version); exit 1 means
+    "keep this mmcv", so a torch that does not import says "rebuild" with the reason."""
+    torch = pytest.importorskip('torch')
+    monkeypatch.setattr(torch.version, 'cuda', '13.0')
+    assert _main(capsys, 'mmcv-rebuild', 'cpu', '2.1.0') == (1, '', '')
+    assert _main(capsys, 'mmcv-rebuild', 'cpu', '2.3.6') == (
+        0, 'mmcv 2.1.0 is installed, 2.3.6 is needed\n', '')
+    stub_mmcv.get_compiling_cuda_version = lambda: '13.0'
+    monkeypatch.setattr(sys.modules['mmcv'], '__version__', '2.3.6')
+    assert _main(capsys, 'mmcv-rebuild', 'cuda', '2.3.6') == (1, '', '')
+    monkeypatch.setitem(sys.modules, 'torch', None)  # `import torch` raises ImportError
+    rc, out, _ = _main(capsys, 'mmcv-rebuild', 'cpu', '2.3.6')
+    assert rc == 0 and out.startswith('torch does not import (ModuleNotFoundError: ')
